@@ -1,0 +1,266 @@
+"""The inbox: channels, the messages that arrive on them, and the conversations agents work."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from customers.models import Customer, Identity, Network
+from triage.models import MessageType, Priority, Queue, Sentiment
+
+
+class Channel(models.Model):
+    """One place the brand listens: a Facebook page, an X account, a mailbox, a feed, a webhook."""
+
+    class Kind(models.TextChoices):
+        """Which connector brings the channel's mentions in."""
+
+        WEBHOOK = "webhook", "Generic webhook"
+        FACEBOOK = "facebook", "Facebook Page"
+        INSTAGRAM = "instagram", "Instagram"
+        X = "x", "X (Twitter)"
+        RSS = "rss", "RSS / Atom feed"
+        EMAIL = "email", "E-mail (IMAP)"
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    network = models.CharField(
+        max_length=16, choices=Network.choices, help_text="The network its authors' identities belong to."
+    )
+    is_active = models.BooleanField(default=True)
+    listening_keywords = models.TextField(blank=True, help_text="Comma-separated brand words to listen for.")
+    token_hash = models.CharField(max_length=128, blank=True, editable=False)
+    config = models.JSONField(
+        default=dict, blank=True, help_text="Connector settings (feed URL, mailbox, page id). Secrets go below."
+    )
+    secrets = models.JSONField(default=dict, blank=True, help_text="App secrets and access tokens for the connector.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Label(models.Model):
+    name = models.CharField(max_length=50, unique=True)
+    color = models.CharField(max_length=7, default="#6b7280", help_text="Hex colour, e.g. #2563eb.")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=Q(color__regex=r"^#[0-9a-fA-F]{6}$"), name="label_color_hex")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Conversation(models.Model):
+    """A thread with one customer on one channel; what an agent works on and resolves."""
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        OPEN = "open", "Open"
+        PENDING = "pending", "Pending (waiting on customer)"
+        SNOOZED = "snoozed", "Snoozed"
+        RESOLVED = "resolved", "Resolved"
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="conversations")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="conversations")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    queue = models.ForeignKey(Queue, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
+    )
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    message_type = models.CharField(max_length=16, choices=MessageType.choices, blank=True)
+    sentiment = models.CharField(max_length=16, choices=Sentiment.choices, blank=True)
+    labels = models.ManyToManyField(Label, blank=True, related_name="conversations")
+    subject = models.CharField(max_length=255, blank=True)
+    snippet = models.CharField(max_length=200, blank=True, help_text="Start of the latest inbound message.")
+    is_private = models.BooleanField(default=False, help_text="A direct message rather than a public post.")
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    last_message_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="snoozed") | Q(snoozed_until__isnull=False), name="snoozed_has_wake_time"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="resolved") | Q(resolved_at__isnull=False), name="resolved_has_resolved_at"
+            ),
+        ]
+        indexes = [
+            # The inbox list: a queue's conversations in a status, most urgent and soonest due first.
+            models.Index(
+                "queue",
+                "status",
+                models.F("priority").desc(),
+                "first_response_due_at",
+                "id",
+                name="conv_queue_worklist",
+            ),
+            # "Mine": an agent's conversations in a status.
+            models.Index(fields=["assignee", "status", "last_message_at"], name="conv_assignee_worklist"),
+            # Threading: the customer's open conversation on a channel.
+            models.Index(fields=["customer", "channel", "status"], name="conv_customer_channel"),
+            # Wake-up sweep for snoozed conversations.
+            models.Index(fields=["snoozed_until"], condition=Q(status="snoozed"), name="conv_snoozed_wakeup"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.customer} on {self.channel}"
+
+    def can_become(self, status: str) -> bool:
+        return status in ALLOWED_STATUS_TRANSITIONS[self.status]
+
+
+Status = Conversation.Status
+
+# Every status change goes through inbox.services.change_status, which consults this table.
+ALLOWED_STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.NEW: frozenset({Status.OPEN, Status.PENDING, Status.SNOOZED, Status.RESOLVED}),
+    Status.OPEN: frozenset({Status.PENDING, Status.SNOOZED, Status.RESOLVED}),
+    Status.PENDING: frozenset({Status.OPEN, Status.SNOOZED, Status.RESOLVED}),
+    Status.SNOOZED: frozenset({Status.OPEN, Status.RESOLVED}),
+    Status.RESOLVED: frozenset({Status.OPEN}),
+}
+
+# Statuses an agent still has to act on.
+ACTIVE_STATUSES = frozenset({Status.NEW, Status.OPEN})
+
+
+class Message(models.Model):
+    """One inbound mention or outbound reply, stored once per channel and external id."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "in", "From the customer"
+        OUTBOUND = "out", "From us"
+
+    class Delivery(models.TextChoices):
+        """Only for outbound replies."""
+
+        NONE = "", "Not applicable"
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    external_id = models.CharField(
+        max_length=255, null=True, blank=True, help_text="The network's id; empty for a reply not yet sent."
+    )
+    direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.INBOUND)
+    is_private = models.BooleanField(default=False)
+    author = models.ForeignKey(Identity, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="sent_messages"
+    )
+    text = models.TextField()
+    url = models.URLField(max_length=1000, blank=True)
+    in_reply_to_external_id = models.CharField(max_length=255, blank=True)
+    posted_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    raw_payload = models.JSONField(null=True, blank=True, help_text="The event as the network sent it, for audit.")
+    delivery = models.CharField(max_length=8, choices=Delivery.choices, blank=True, default=Delivery.NONE)
+    delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    delivery_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["posted_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_id"], name="message_once_per_channel"),
+            models.CheckConstraint(
+                condition=Q(direction="out") | Q(delivery=""), name="message_delivery_only_outbound"
+            ),
+        ]
+        indexes = [models.Index(fields=["conversation", "posted_at"], name="message_thread_order")]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.external_id or self.pk}"
+
+
+class Note(models.Model):
+    """An internal note on a conversation; customers never see it."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="notes")
+    text = models.TextField()
+    mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in_notes")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Note on #{self.conversation_id} by {self.author}"
+
+
+class CannedReply(models.Model):
+    """A saved answer; the body may use {{ customer.first_name }} and similar variables."""
+
+    title = models.CharField(max_length=100)
+    shortcut = models.SlugField(max_length=50, unique=True, help_text="Typed after '/' in the reply box.")
+    body = models.TextField()
+    queue = models.ForeignKey(
+        Queue, null=True, blank=True, on_delete=models.CASCADE, help_text="Offered only in this queue; empty for all."
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "canned replies"
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Event(models.Model):
+    """The audit trail: every change, who made it and when."""
+
+    class Kind(models.TextChoices):
+        CONVERSATION_CREATED = "conversation_created", "Conversation created"
+        MESSAGE_RECEIVED = "message_received", "Message received"
+        STATUS_CHANGED = "status_changed", "Status changed"
+        ASSIGNED = "assigned", "Assigned"
+        QUEUE_CHANGED = "queue_changed", "Queue changed"
+        PRIORITY_CHANGED = "priority_changed", "Priority changed"
+        LABELS_CHANGED = "labels_changed", "Labels changed"
+        TRIAGED = "triaged", "Triaged"
+        REPLY_SENT = "reply_sent", "Reply sent"
+        NOTE_ADDED = "note_added", "Note added"
+        CUSTOMER_MERGED = "customer_merged", "Customers merged"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, help_text="Empty for the system."
+    )
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="event_conversation_history"),
+            models.Index(fields=["customer", "created_at"], name="event_customer_history"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,122 @@
+"""Read queries the inbox's doors share, and the one rule of who may see what.
+
+An agent sees the conversations of the queues they belong to, and any conversation assigned to
+them; managers and admins see everything. Every page, partial, API endpoint and socket asks here.
+"""
+
+from dataclasses import dataclass
+from itertools import chain
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from customers.models import Customer, CustomerRecord
+from inbox.models import ACTIVE_STATUSES, Conversation, Message, Note, Status
+from socialcrm.roles import is_supervisor
+from triage.models import Queue
+
+
+def queues_visible_to(user) -> QuerySet[Queue]:
+    """The active queues whose conversations the user may see, in sidebar order."""
+    queues = Queue.objects.filter(is_active=True)
+    if not is_supervisor(user):
+        queues = queues.filter(members=user)
+    return queues.order_by("position", "name")
+
+
+def conversations_visible_to(user) -> QuerySet[Conversation]:
+    if not user.is_authenticated:
+        return Conversation.objects.none()
+    if is_supervisor(user):
+        return Conversation.objects.all()
+    # A subquery, not a join, so a conversation never appears twice and no DISTINCT is needed.
+    member_of = Queue.objects.filter(members=user).values("pk")
+    return Conversation.objects.filter(Q(queue__in=member_of) | Q(assignee=user))
+
+
+def access_conversation(user, conversation_id, *, for_update: bool = False) -> Conversation:
+    """The conversation, if the user may see it; 404 otherwise (not 403: its existence is private too)."""
+    try:
+        conversation_id = int(conversation_id)
+    except (TypeError, ValueError):
+        raise Http404("No such conversation") from None
+    if not conversations_visible_to(user).filter(pk=conversation_id).exists():
+        raise Http404("No such conversation")
+    conversations = Conversation.objects.select_related("customer", "channel", "queue", "assignee")
+    if for_update:
+        conversations = conversations.select_for_update(of=("self",))
+    return conversations.get(pk=conversation_id)
+
+
+@dataclass(frozen=True)
+class QueueSummary:
+    queue: Queue
+    new: int
+    open: int
+    mine: int
+    overdue: int
+
+
+def queue_summaries(user) -> list[QueueSummary]:
+    """Each visible queue with its counts of new, open, mine and overdue conversations: one query."""
+    now = timezone.now()
+    active = Q(conversations__status__in=ACTIVE_STATUSES)
+    overdue = active & (
+        Q(conversations__first_response_at__isnull=True, conversations__first_response_due_at__lt=now)
+        | Q(conversations__resolution_due_at__lt=now)
+    )
+    queues = queues_visible_to(user).annotate(
+        new_count=Count("conversations", filter=Q(conversations__status=Status.NEW)),
+        open_count=Count("conversations", filter=Q(conversations__status=Status.OPEN)),
+        mine_count=Count("conversations", filter=active & Q(conversations__assignee=user)),
+        overdue_count=Count("conversations", filter=overdue),
+    )
+    return [QueueSummary(q, q.new_count, q.open_count, q.mine_count, q.overdue_count) for q in queues]
+
+
+# The list's status tabs: what each shows.
+LIST_FILTERS: dict[str, str] = {
+    "active": "New & open",
+    "mine": "Mine",
+    "pending": "Pending",
+    "snoozed": "Snoozed",
+    "resolved": "Resolved",
+}
+
+
+def conversation_list(user, *, queue: Queue, status_filter: str = "active", limit: int = 50) -> list[Conversation]:
+    """A queue's conversations for the list pane: most urgent first, then soonest due."""
+    conversations = conversations_visible_to(user).filter(queue=queue)
+    if status_filter == "active":
+        conversations = conversations.filter(status__in=ACTIVE_STATUSES)
+    elif status_filter == "mine":
+        conversations = conversations.filter(status__in=ACTIVE_STATUSES, assignee=user)
+    elif status_filter in LIST_FILTERS:
+        conversations = conversations.filter(status=status_filter)
+    else:
+        raise ValueError(f"unknown list filter {status_filter!r}")
+    ordering = ["-priority", "first_response_due_at", "id"]
+    if status_filter == "resolved":
+        ordering = ["-resolved_at", "-id"]
+    return list(conversations.select_related("customer", "channel", "assignee").order_by(*ordering)[:limit])
+
+
+def conversation_thread(conversation: Conversation) -> list[Message | Note]:
+    """Every message and internal note of the conversation, oldest first."""
+    messages = conversation.messages.select_related("author", "sent_by")
+    notes = conversation.notes.select_related("author")
+    return sorted(
+        chain(messages, notes),
+        key=lambda item: (item.posted_at if isinstance(item, Message) else item.created_at, item.pk),
+    )
+
+
+def customer_sidebar(user, customer_id: int) -> Customer:
+    """The customer with identities, latest records and the latest conversations the user may see."""
+    recent = conversations_visible_to(user).select_related("channel", "queue").order_by("-last_message_at")
+    return Customer.objects.prefetch_related(
+        "identities",
+        Prefetch("conversations", queryset=recent[:6], to_attr="recent_conversations"),
+        Prefetch("records", queryset=CustomerRecord.objects.order_by("-occurred_at")[:5], to_attr="recent_records"),
+    ).get(pk=customer_id)

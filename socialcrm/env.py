@@ -1,0 +1,136 @@
+"""Reading the deployment's settings from the environment.
+
+Each reader returns a typed value or raises ``ConfigError`` with one line that names the variable,
+so that a wrong setting stops start-up with a message an operator can act on.
+"""
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+
+
+class ConfigError(Exception):
+    """A setting in the environment is missing or malformed."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def read_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean: use one of 1/0, true/false, yes/no, on/off")
+
+
+def read_port(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a port number (1-65535)") from None
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{name}={raw!r} is not a port number (1-65535)")
+    return port
+
+
+def read_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    if not items:
+        raise ConfigError(f"{name} is set but empty: give a comma-separated list")
+    return items
+
+
+def read_database(name: str, *, default_sqlite: Path) -> dict:
+    """The DATABASES['default'] dict: PostgreSQL from the URL, else a SQLite file in WAL mode."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return sqlite_database(default_sqlite)
+    scheme = urlsplit(raw).scheme
+    if scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
+        raise ConfigError(
+            f"{name} has scheme {scheme!r}: use postgres://user@host:port/dbname or sqlite:///path/to/file.sqlite3"
+        )
+    try:
+        config = dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True)
+    except ValueError as error:
+        raise ConfigError(f"{name} is not a valid database URL: {error}") from None
+    if scheme == "sqlite":
+        return sqlite_database(Path(config["NAME"]))
+    if not config.get("NAME"):
+        raise ConfigError(f"{name} names no database: use postgres://user@host:port/dbname")
+    try:
+        config.get("PORT") and int(config["PORT"])
+    except ValueError:
+        raise ConfigError(f"{name} has a port that is not a number") from None
+    return config
+
+
+def sqlite_database(path: Path) -> dict:
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        # WAL lets the web server read while a worker writes; IMMEDIATE avoids
+        # "database is locked" when two writers upgrade their locks at once.
+        "OPTIONS": {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        },
+    }
+
+
+def read_redis_url(name: str) -> str | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in {"redis", "rediss", "unix"}:
+        raise ConfigError(f"{name} has scheme {parts.scheme!r}: use redis://host:port/db")
+    try:
+        parts.port  # noqa: B018 - parsing the port validates it
+    except ValueError:
+        raise ConfigError(f"{name} has a port that is not a number (1-65535)") from None
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ConfigError(f"{name} names no host: use redis://host:port/db")
+    return raw
+
+
+def read_secret_key(name: str, *, key_file: Path) -> str:
+    """The SECRET_KEY from the environment, else one generated once into a local file."""
+    raw = os.environ.get(name)
+    if raw is not None:
+        if len(raw) < 32:
+            raise ConfigError(f"{name} is too short: use at least 32 random characters")
+        return raw
+    if not key_file.exists():
+        # Written aside and linked into place, so a second process starting at the same
+        # moment either sees no file or the whole key, never half of it.
+        temporary = key_file.with_name(f"{key_file.name}.{os.getpid()}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+        try:
+            os.link(temporary, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    key = key_file.read_text().strip()
+    if len(key) < 32:
+        raise ConfigError(f"{name} is not set and {key_file} holds no usable key: delete the file")
+    return key

@@ -1,0 +1,70 @@
+"""Every page but login and health needs a login: walk the whole URL conf to prove it."""
+
+import re
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+# Views anyone may open: signing in, recovering a password, and the health check.
+PUBLIC = {
+    "healthz",
+    "account_login",
+    "account_signup",  # answers "sign-up is closed"
+    "account_reset_password",
+    "account_reset_password_done",
+    "account_reset_password_from_key",
+    "account_reset_password_from_key_done",
+    "account_confirm_email",
+    "account_email_verification_sent",
+    "account_inactive",
+    "account_login_code_confirm",
+    "account_confirm_login_code",
+    "account_request_login_code",
+    "account_reauthenticate",
+    "mfa_authenticate",
+    "mfa_login_webauthn",
+    "admin:login",
+}
+
+
+def walk(resolver: URLResolver, prefix: str = "", namespace: str = ""):
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from walk(pattern, prefix + str(pattern.pattern), inner)
+        elif isinstance(pattern, URLPattern):
+            name = f"{namespace}{pattern.name}" if pattern.name else None
+            yield name, prefix + str(pattern.pattern)
+
+
+def example_path(route: str) -> str:
+    """A concrete path for a route, with 1 (or 'x') in place of each parameter."""
+    path = re.sub(r"<(?:int:)?\w+>", "1", route)
+    path = re.sub(r"<\w+:\w+>", "x", path)
+    path = re.sub(r"\(\?P<\w+>[^)]*\)", "1", path)
+    return "/" + path.lstrip("^").rstrip("$").replace("\\", "")
+
+
+ROUTES = sorted({(name or "", example_path(route)) for name, route in walk(get_resolver())})
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "path"), ROUTES, ids=[f"{n or '?'} {p}" for n, p in ROUTES])
+def test_anonymous_users_are_sent_to_log_in(client, name, path):
+    response = client.get(path)
+
+    if name in PUBLIC:
+        assert response.status_code < 500
+        return
+    assert response.status_code in {301, 302}, f"{path} answered {response.status_code} to an anonymous user"
+    target = response.headers["Location"]
+    assert (
+        target.startswith("/accounts/login/")
+        or target.startswith("/admin/login/")
+        or (response.status_code == 301 and target.endswith("/"))
+    ), f"{path} redirected to {target}"
+
+
+def test_the_walk_found_the_inbox_and_admin():
+    names = {name for name, _ in ROUTES}
+    assert {"inbox:home", "inbox:conversation", "healthz", "admin:index", "account_login"} <= names

@@ -1,0 +1,213 @@
+"""Triage: where each mention goes, why, and what the router has learned."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from customers.models import Network, Tier
+
+
+class MessageType(models.TextChoices):
+    QUESTION = "question", "Question"
+    COMPLAINT = "complaint", "Complaint"
+    COMPLIMENT = "compliment", "Compliment"
+    FEEDBACK = "feedback", "Feedback / idea"
+    LEAD = "lead", "Sales lead"
+    OTHER = "other", "Other"
+
+
+class Sentiment(models.TextChoices):
+    NEGATIVE = "negative", "Negative"
+    NEUTRAL = "neutral", "Neutral"
+    POSITIVE = "positive", "Positive"
+
+
+class Priority(models.IntegerChoices):
+    """Higher sorts first in the inbox."""
+
+    LOW = 0, "Low"
+    NORMAL = 1, "Normal"
+    HIGH = 2, "High"
+    URGENT = 3, "Urgent"
+
+
+class SlaPolicy(models.Model):
+    """How fast a queue promises to answer and to resolve."""
+
+    name = models.CharField(max_length=100, unique=True)
+    first_response_minutes = models.PositiveIntegerField()
+    resolution_minutes = models.PositiveIntegerField()
+    urgent_factor = models.FloatField(
+        default=0.5, help_text="Urgent conversations get this fraction of the time (0.5 = half)."
+    )
+
+    class Meta:
+        verbose_name = "SLA policy"
+        verbose_name_plural = "SLA policies"
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(first_response_minutes__gt=0), name="sla_first_response_positive"),
+            models.CheckConstraint(
+                condition=Q(resolution_minutes__gte=models.F("first_response_minutes")),
+                name="sla_resolution_not_before_first_response",
+            ),
+            models.CheckConstraint(
+                condition=Q(urgent_factor__gt=0, urgent_factor__lte=1), name="sla_urgent_factor_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (reply {self.first_response_minutes} min, resolve {self.resolution_minutes} min)"
+
+
+class Queue(models.Model):
+    class AssignmentMode(models.TextChoices):
+        MANUAL = "manual", "Manual (agents pick or press get next)"
+        ROUND_ROBIN = "round_robin", "Round robin"
+        LEAST_BUSY = "least_busy", "Least busy agent"
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=255, blank=True)
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order in the inbox sidebar.")
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="queues")
+    sla_policy = models.ForeignKey(SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="queues")
+    assignment_mode = models.CharField(max_length=16, choices=AssignmentMode.choices, default=AssignmentMode.MANUAL)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoutingRule(models.Model):
+    """An admin's rule: when every set condition holds, apply the actions. Rules run by position."""
+
+    class Visibility(models.TextChoices):
+        ANY = "", "Public or private"
+        PUBLIC = "public", "Public posts only"
+        PRIVATE = "private", "Private messages only"
+
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    # Conditions: blank means "any".
+    channel = models.ForeignKey("inbox.Channel", null=True, blank=True, on_delete=models.CASCADE)
+    network = models.CharField(max_length=16, choices=Network.choices, blank=True)
+    message_type = models.CharField(max_length=16, choices=MessageType.choices, blank=True)
+    sentiment = models.CharField(max_length=16, choices=Sentiment.choices, blank=True)
+    keywords = models.TextField(blank=True, help_text="Comma-separated words or phrases; any one matches.")
+    pattern = models.CharField(max_length=500, blank=True, help_text="A regular expression matched against the text.")
+    language = models.CharField(max_length=8, blank=True, help_text="ISO 639-1 code, e.g. 'en'.")
+    min_influence = models.FloatField(null=True, blank=True, help_text="Author influence score from 0 to 1.")
+    customer_tier = models.CharField(max_length=16, choices=Tier.choices, blank=True)
+    visibility = models.CharField(max_length=8, choices=Visibility.choices, blank=True)
+    # Actions.
+    set_queue = models.ForeignKey(Queue, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    set_priority = models.PositiveSmallIntegerField(choices=Priority.choices, null=True, blank=True)
+    add_labels = models.CharField(max_length=255, blank=True, help_text="Comma-separated labels to add.")
+    assign_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    stop_processing = models.BooleanField(default=False, help_text="Evaluate no later rules when this one matches.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClassifierVersion(models.Model):
+    """One trained model; at most one per task is active and routes new mentions."""
+
+    class Task(models.TextChoices):
+        SENTIMENT = "sentiment", "Sentiment"
+        TYPE = "type", "Message type"
+        QUEUE = "queue", "Queue"
+
+    task = models.CharField(max_length=16, choices=Task.choices)
+    trained_at = models.DateTimeField(auto_now_add=True)
+    seed_examples = models.PositiveIntegerField(default=0)
+    correction_examples = models.PositiveIntegerField(default=0)
+    heldout_scores = models.JSONField(default=dict, blank=True)
+    artifact_path = models.CharField(max_length=500, help_text="Where the trained model is stored on the server.")
+    artifact_sha256 = models.CharField(max_length=64)
+    is_active = models.BooleanField(default=False)
+    load_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["task", "-trained_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task"], condition=Q(is_active=True), name="one_active_classifier_per_task"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_task_display()} v{self.pk}{' (active)' if self.is_active else ''}"
+
+
+class TriageDecision(models.Model):
+    """What triage decided for one message, and why."""
+
+    message = models.OneToOneField("inbox.Message", on_delete=models.CASCADE, related_name="triage")
+    message_type = models.CharField(max_length=16, choices=MessageType.choices)
+    sentiment = models.CharField(max_length=16, choices=Sentiment.choices)
+    sentiment_score = models.FloatField(help_text="From -1 (negative) to 1 (positive).")
+    language = models.CharField(max_length=8, blank=True)
+    influence = models.FloatField(default=0, help_text="Author influence from 0 to 1.")
+    action_needed = models.BooleanField(default=True)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    queue = models.ForeignKey(Queue, null=True, on_delete=models.SET_NULL, related_name="+")
+    labels = models.JSONField(default=list, blank=True)
+    scores = models.JSONField(default=dict, blank=True)
+    matched_rule = models.ForeignKey(RoutingRule, null=True, blank=True, on_delete=models.SET_NULL)
+    model_version = models.ForeignKey(ClassifierVersion, null=True, blank=True, on_delete=models.SET_NULL)
+    explanation = models.CharField(max_length=500)
+    decided_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sentiment_score__gte=-1, sentiment_score__lte=1), name="decision_sentiment_score_range"
+            ),
+            models.CheckConstraint(condition=Q(influence__gte=0, influence__lte=1), name="decision_influence_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id}: {self.message_type}/{self.sentiment} -> {self.queue_id}"
+
+
+class Correction(models.Model):
+    """An agent changed what triage decided: a training signal."""
+
+    class Field(models.TextChoices):
+        QUEUE = "queue", "Queue"
+        TYPE = "type", "Message type"
+        SENTIMENT = "sentiment", "Sentiment"
+
+    conversation = models.ForeignKey("inbox.Conversation", on_delete=models.CASCADE, related_name="corrections")
+    message = models.ForeignKey("inbox.Message", null=True, blank=True, on_delete=models.CASCADE)
+    field = models.CharField(max_length=16, choices=Field.choices)
+    old_value = models.CharField(max_length=50, blank=True)
+    new_value = models.CharField(max_length=50)
+    corrected_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    corrected_at = models.DateTimeField(auto_now_add=True)
+    used_in = models.ForeignKey(
+        ClassifierVersion,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        help_text="The first training that used it.",
+    )
+
+    class Meta:
+        ordering = ["-corrected_at"]
+        indexes = [models.Index(fields=["field", "used_in"], name="correction_training_backlog")]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.old_value or '-'} -> {self.new_value}"
