@@ -1,5 +1,7 @@
 """The inbox: channels, the messages that arrive on them, and the conversations agents work."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -7,6 +9,10 @@ from django.utils import timezone
 
 from customers.models import Customer, Identity, Network
 from triage.models import MessageType, Priority, Queue, Sentiment
+
+
+class InvalidTransition(ValueError):
+    """The conversation cannot move from its status to the one asked for."""
 
 
 class Channel(models.Model):
@@ -35,6 +41,12 @@ class Channel(models.Model):
         default=dict, blank=True, help_text="Connector settings (feed URL, mailbox, page id). Secrets go below."
     )
     secrets = models.JSONField(default=dict, blank=True, help_text="App secrets and access tokens for the connector.")
+    reopen_window_hours = models.PositiveIntegerField(
+        default=72, help_text="A customer writing again within this many hours of a resolution reopens it."
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        default=60_000, help_text="Mentions accepted per minute through the API before it answers 429."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -126,6 +138,29 @@ class Conversation(models.Model):
     def can_become(self, status: str) -> bool:
         return status in ALLOWED_STATUS_TRANSITIONS[self.status]
 
+    def move_to(self, status: str, *, now: datetime, snoozed_until: datetime | None = None) -> None:
+        """Set the new status and the times that go with it, or raise InvalidTransition. Does not save.
+
+        Services call this (inbox.services.change_status for one, ingest for a batch) so that the
+        allowed transitions are checked in one place.
+        """
+        old = self.status
+        if status not in Conversation.Status.values:
+            raise InvalidTransition(f"{status!r} is not a conversation status")
+        if not self.can_become(status):
+            raise InvalidTransition(
+                f"A {Conversation.Status(old).label.lower()} conversation cannot become "
+                f"{Conversation.Status(status).label.lower()}"
+            )
+        if status == Conversation.Status.SNOOZED:
+            if snoozed_until is None or snoozed_until <= now:
+                raise InvalidTransition("Snoozing needs a wake-up time in the future")
+            self.snoozed_until = snoozed_until
+        else:
+            self.snoozed_until = None
+        self.resolved_at = now if status == Conversation.Status.RESOLVED else None
+        self.status = status
+
 
 Status = Conversation.Status
 
@@ -148,6 +183,12 @@ class Message(models.Model):
     class Direction(models.TextChoices):
         INBOUND = "in", "From the customer"
         OUTBOUND = "out", "From us"
+
+    class TriageState(models.TextChoices):
+        QUEUED = "queued", "Stored, triage enqueued"
+        WAITING = "waiting", "Picked up, waiting for the classifier"
+        TRIAGED = "triaged", "Triaged"
+        SKIPPED = "skipped", "Not triaged (our own reply)"
 
     class Delivery(models.TextChoices):
         """Only for outbound replies."""
@@ -174,6 +215,7 @@ class Message(models.Model):
     posted_at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
     raw_payload = models.JSONField(null=True, blank=True, help_text="The event as the network sent it, for audit.")
+    triage_state = models.CharField(max_length=8, choices=TriageState.choices, default=TriageState.QUEUED)
     delivery = models.CharField(max_length=8, choices=Delivery.choices, blank=True, default=Delivery.NONE)
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
     delivery_error = models.CharField(max_length=500, blank=True)
@@ -186,7 +228,15 @@ class Message(models.Model):
                 condition=Q(direction="out") | Q(delivery=""), name="message_delivery_only_outbound"
             ),
         ]
-        indexes = [models.Index(fields=["conversation", "posted_at"], name="message_thread_order")]
+        indexes = [
+            models.Index(fields=["conversation", "posted_at"], name="message_thread_order"),
+            # The sweep for messages whose triage task was lost.
+            models.Index(
+                fields=["received_at"],
+                condition=Q(triage_state__in=["queued", "waiting"]),
+                name="message_triage_backlog",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.external_id or self.pk}"

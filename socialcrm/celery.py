@@ -6,6 +6,7 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "socialcrm.settings")
 
-app = Celery("socialcrm")
+# DjangoTask adds delay_on_commit: enqueue only once the transaction that made the work commits.
+app = Celery("socialcrm", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -435,6 +435,7 @@ def _make_conversations(rng, count, channels, identities, now) -> tuple[int, int
                         if conversation.is_private
                         else f"https://{conversation.channel.network}.example/post/{sequence}",
                         posted_at=moment,
+                        triage_state=Message.TriageState.TRIAGED,
                     )
                 )
             else:
@@ -450,6 +451,7 @@ def _make_conversations(rng, count, channels, identities, now) -> tuple[int, int
                         text=rng.choice(REPLIES).format(first=first),
                         posted_at=moment,
                         delivery=Message.Delivery.SENT,
+                        triage_state=Message.TriageState.SKIPPED,
                         delivery_attempts=1,
                     )
                 )

@@ -162,7 +162,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-lost-messages": {"task": "triage.tasks.sweep_lost_messages", "schedule": 60.0},
+}
 CELERY_TIMEZONE = TIME_ZONE
 
 LOGGING = {

@@ -1,6 +1,14 @@
 import pytest
 
+from socialcrm.celery import app as celery_app
 from tests.factories import make_user
+
+
+@pytest.fixture(autouse=True, scope="session")
+def tasks_run_in_process():
+    """Tests run Celery tasks in-process even with REDIS_URL set; the worker has its own tests."""
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
 
 
 @pytest.fixture

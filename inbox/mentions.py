@@ -1,0 +1,192 @@
+"""The network-neutral shape of a mention, and reading one from untrusted JSON.
+
+Every connector (the ingest API, Meta, X, feeds, e-mail, the importer) turns what its network sends
+into `IncomingMention`s; `inbox.services.ingest` takes nothing else.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
+
+MAX_TEXT_LENGTH = 10_000
+MAX_ID_LENGTH = 255
+MAX_NAME_LENGTH = 255
+MAX_URL_LENGTH = 1_000
+MAX_FOLLOWERS = 10**12
+# A clock a little ahead on the sender's side is normal; a date days ahead is a bug.
+FUTURE_TOLERANCE = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class IncomingAuthor:
+    external_id: str
+    handle: str = ""
+    name: str = ""
+    followers: int | None = None
+    verified: bool | None = None
+    email: str = ""
+    phone: str = ""
+    profile_url: str = ""
+
+
+@dataclass(frozen=True)
+class IncomingMention:
+    external_id: str
+    text: str
+    author: IncomingAuthor
+    url: str = ""
+    posted_at: datetime | None = None
+    in_reply_to: str = ""
+    private: bool = False
+    raw: Any = field(default=None, compare=False)
+
+
+class MentionErrors(Exception):
+    """The mention is invalid; `errors` maps each field (dotted for nested ones) to what is wrong."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def clean_text(value: Any, name: str, errors: dict[str, str], *, max_length: int, required: bool = False) -> str:
+    """A string safe to store: no NUL bytes, no unpaired surrogates, within the length."""
+    if value is None or value == "":
+        if required:
+            errors[name] = "This field is required."
+        return ""
+    if not isinstance(value, str):
+        errors[name] = f"Must be a string, not {_json_type(value)}."
+        return ""
+    if "\x00" in value:
+        errors[name] = "Must not contain NUL characters."
+        return ""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        errors[name] = "Must not contain unpaired surrogates (invalid Unicode)."
+        return ""
+    if len(value) > max_length:
+        errors[name] = f"At most {max_length:,} characters (got {len(value):,})."
+        return ""
+    return value
+
+
+def parse_mention(data: Any, *, now: datetime | None = None) -> IncomingMention:
+    """Read one mention object of the ingest API; raise MentionErrors listing every problem."""
+    if not isinstance(data, dict):
+        raise MentionErrors({"": f"Each mention must be a JSON object, not {_json_type(data)}."})
+    errors: dict[str, str] = {}
+    now = now or datetime.now(UTC)
+    external_id = clean_text(data.get("external_id"), "external_id", errors, max_length=MAX_ID_LENGTH, required=True)
+    if external_id and not external_id.strip():
+        errors["external_id"] = "Must not be blank."
+    text = clean_text(data.get("text"), "text", errors, max_length=MAX_TEXT_LENGTH, required=True)
+    author = _parse_author(data.get("author"), errors)
+    url = _parse_url(data.get("url"), "url", errors)
+    posted_at = _parse_time(data.get("posted_at"), "posted_at", errors, now=now)
+    in_reply_to = clean_text(data.get("in_reply_to"), "in_reply_to", errors, max_length=MAX_ID_LENGTH)
+    private = _parse_bool(data.get("private"), "private", errors, default=False)
+    if errors:
+        raise MentionErrors(errors)
+    return IncomingMention(
+        external_id=external_id,
+        text=text,
+        author=author,
+        url=url,
+        posted_at=posted_at,
+        in_reply_to=in_reply_to,
+        private=private,
+        raw=data,
+    )
+
+
+def _parse_author(data: Any, errors: dict[str, str]) -> IncomingAuthor | None:
+    if data is None:
+        errors["author"] = "This field is required."
+        return None
+    if not isinstance(data, dict):
+        errors["author"] = f"Must be an object, not {_json_type(data)}."
+        return None
+    external_id = clean_text(
+        data.get("external_id"), "author.external_id", errors, max_length=MAX_ID_LENGTH, required=True
+    )
+    followers = data.get("followers")
+    if followers is not None and (
+        isinstance(followers, bool) or not isinstance(followers, int) or not 0 <= followers <= MAX_FOLLOWERS
+    ):
+        errors["author.followers"] = "Must be a whole number from 0 up."
+        followers = None
+    email = clean_text(data.get("email"), "author.email", errors, max_length=254)
+    if email:
+        try:
+            EmailValidator()(email)
+        except ValidationError:
+            errors["author.email"] = "Must be an e-mail address."
+            email = ""
+    return IncomingAuthor(
+        external_id=external_id,
+        handle=clean_text(data.get("handle"), "author.handle", errors, max_length=MAX_NAME_LENGTH),
+        name=clean_text(data.get("name"), "author.name", errors, max_length=MAX_NAME_LENGTH),
+        followers=followers,
+        verified=_parse_bool(data.get("verified"), "author.verified", errors, default=None),
+        email=email.lower(),
+        profile_url=_parse_url(data.get("profile_url"), "author.profile_url", errors),
+    )
+
+
+def _parse_url(value: Any, name: str, errors: dict[str, str]) -> str:
+    url = clean_text(value, name, errors, max_length=MAX_URL_LENGTH)
+    if url:
+        try:
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError:
+            errors[name] = "Must be an http(s) URL."
+            return ""
+    return url
+
+
+def _parse_time(value: Any, name: str, errors: dict[str, str], *, now: datetime) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        errors[name] = f"Must be an ISO 8601 date-time string, not {_json_type(value)}."
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        errors[name] = "Must be an ISO 8601 date-time, e.g. 2026-11-23T10:15:00Z."
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # documented: a date-time without offset is UTC
+    if moment > now + FUTURE_TOLERANCE:
+        errors[name] = "Is in the future."
+        return None
+    if moment.year < 1990:
+        errors[name] = "Is before 1990."
+        return None
+    return moment
+
+
+def _parse_bool(value: Any, name: str, errors: dict[str, str], *, default: bool | None) -> bool | None:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        errors[name] = f"Must be true or false, not {_json_type(value)}."
+        return default
+    return value
+
+
+def _json_type(value: Any) -> str:
+    return {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
