@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from inbox import api
 from socialcrm import views
 
 # The admin signs in through allauth, so an admin's second factor is asked for there too.
@@ -14,6 +15,9 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="inbox:home", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
     path("inbox/", include("inbox.urls")),
+    path("api/v1/openapi.json", api.openapi, name="api-openapi"),
+    path("api/v1/channels/<slug:slug>/mentions", api.ingest_mentions, name="api-ingest"),
+    path("api/v1/messages/<int:message_id>", api.message_detail, name="api-message"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -11,6 +11,14 @@ def tasks_run_in_process():
     celery_app.conf.task_eager_propagates = True
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Rate-limit counters and the like start at zero in each test (tests use a Redis DB of their own)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def agent_in_service_queue(db):
     return make_user("sam", role="agent", queues=("service",))

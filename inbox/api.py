@@ -1,0 +1,167 @@
+"""The JSON API: mentions in (POST /api/v1/channels/<slug>/mentions), messages out, and its schema."""
+
+import json
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from inbox.channels import bearer_token, take_from_rate_limit, token_matches
+from inbox.mentions import MentionErrors, parse_mention
+from inbox.models import Channel, Message
+from inbox.openapi import OPENAPI
+from inbox.selectors import conversations_visible_to
+from inbox.services import ingest
+
+MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_BATCH = 1000
+
+
+def error(status: int, message: str, **extra) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def ingest_mentions(request, slug: str):
+    """Store one mention or a batch of up to 1,000, all or nothing. See the OpenAPI schema."""
+    channel = Channel.objects.filter(slug=slug, is_active=True).first()
+    if channel is None:
+        return error(404, "No active channel with that slug.")
+    if not token_matches(channel, bearer_token(request)):
+        response = error(401, "Missing or wrong token: send 'Authorization: Bearer <channel token>'.")
+        response["WWW-Authenticate"] = 'Bearer realm="socialcrm"'
+        return response
+    if request.content_type != "application/json":
+        return error(415, "Send the body as JSON with 'Content-Type: application/json'.")
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY_BYTES:
+        return error(413, f"The body is over {MAX_BODY_BYTES // (1024 * 1024)} MB; send smaller batches.")
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return error(413, f"The body is over {MAX_BODY_BYTES // (1024 * 1024)} MB; send smaller batches.")
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
+        return error(400, f"Malformed JSON: {problem}")
+
+    if isinstance(data, dict) and "mentions" in data:
+        items = data["mentions"]
+        if not isinstance(items, list):
+            return error(400, "'mentions' must be an array of mention objects.")
+    elif isinstance(data, dict):
+        items = [data]
+    else:
+        return error(400, 'Send one mention object or {"mentions": [...]}.')
+    if not 1 <= len(items) <= MAX_BATCH:
+        return error(400, f"A batch holds 1 to {MAX_BATCH:,} mentions (got {len(items):,}).")
+
+    retry_after = take_from_rate_limit(channel, len(items))
+    if retry_after is not None:
+        response = error(429, f"Over this channel's limit of {channel.rate_limit_per_minute:,} mentions a minute.")
+        response["Retry-After"] = str(retry_after)
+        return response
+
+    mentions, errors = [], {}
+    for index, item in enumerate(items):
+        try:
+            mentions.append(parse_mention(item))
+        except MentionErrors as invalid:
+            errors[str(index)] = invalid.errors
+    if errors:
+        return error(400, "Nothing was stored: fix the mentions listed in 'errors' (by index).", errors=errors)
+
+    result = ingest(channel=channel, mentions=mentions)
+    return JsonResponse(
+        {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "messages": [
+                {
+                    "external_id": m.external_id,
+                    "id": m.id,
+                    "conversation_id": m.conversation_id,
+                    "duplicate": m.duplicate,
+                }
+                for m in result.messages
+            ],
+        },
+        status=202,
+    )
+
+
+@login_not_required
+@require_GET
+def message_detail(request, message_id: int):
+    """One message with its conversation's state and triage: for its channel's token or a user who may see it."""
+    message = (
+        Message.objects.select_related("channel", "conversation__queue", "author", "triage__queue")
+        .filter(pk=message_id)
+        .first()
+    )
+    if message is None or not _may_read(request, message):
+        return error(404, "No such message.")
+    return JsonResponse(message_json(message))
+
+
+def _may_read(request, message: Message) -> bool:
+    token = bearer_token(request)
+    if token is not None:
+        return token_matches(message.channel, token)
+    return conversations_visible_to(request.user).filter(pk=message.conversation_id).exists()
+
+
+def message_json(message: Message) -> dict:
+    author = message.author
+    triage = getattr(message, "triage", None)
+    return {
+        "id": message.pk,
+        "external_id": message.external_id,
+        "channel": message.channel.slug,
+        "direction": message.direction,
+        "private": message.is_private,
+        "text": message.text,
+        "url": message.url,
+        "posted_at": message.posted_at.isoformat(),
+        "received_at": message.received_at.isoformat(),
+        "in_reply_to": message.in_reply_to_external_id or None,
+        "author": author
+        and {
+            "external_id": author.external_id,
+            "handle": author.handle,
+            "name": author.display_name,
+            "followers": author.followers,
+            "verified": author.verified,
+            "customer_id": author.customer_id,
+        },
+        "conversation": {
+            "id": message.conversation_id,
+            "status": message.conversation.status,
+            "queue": message.conversation.queue.slug if message.conversation.queue else None,
+        },
+        "triage_state": message.triage_state,
+        "triage": triage
+        and {
+            "type": triage.message_type,
+            "sentiment": triage.sentiment,
+            "sentiment_score": triage.sentiment_score,
+            "language": triage.language,
+            "influence": triage.influence,
+            "priority": triage.priority,
+            "queue": triage.queue.slug if triage.queue else None,
+            "explanation": triage.explanation,
+        },
+    }
+
+
+@login_not_required
+@require_GET
+def openapi(request):
+    return JsonResponse(OPENAPI)

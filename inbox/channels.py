@@ -1,0 +1,60 @@
+"""Channel credentials and the per-channel ingest rate limit."""
+
+import hashlib
+import hmac
+import math
+import secrets
+import time
+
+from django.core.cache import cache
+
+from inbox.models import Channel
+
+TOKEN_PREFIX = "scrm_"  # noqa: S105 - a marker that makes leaked tokens easy to spot, not a secret
+
+
+def issue_token(channel: Channel) -> str:
+    """Give the channel a new API token and return it; only its hash is stored, and the old one stops working."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    channel.token_hash = _hash(token)
+    channel.save(update_fields=["token_hash"])
+    return token
+
+
+def token_matches(channel: Channel, token: str | None) -> bool:
+    """Whether the token is the channel's, compared in constant time."""
+    if not token or not channel.token_hash:
+        return False
+    return hmac.compare_digest(_hash(token), channel.token_hash)
+
+
+def bearer_token(request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _hash(token: str) -> str:
+    # Tokens are 256 random bits, so a fast hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def take_from_rate_limit(channel: Channel, count: int) -> int | None:
+    """Count `count` mentions against the channel's per-minute allowance.
+
+    Returns None when they fit, else the seconds until the next minute starts (for Retry-After).
+    Shared by every web process through the cache (Redis in production).
+    """
+    now = time.time()
+    window = int(now // 60)
+    key = f"ingest-rate:{channel.pk}:{window}"
+    cache.add(key, 0, timeout=120)
+    try:
+        used = cache.incr(key, count)
+    except ValueError:  # expired between add and incr
+        cache.set(key, count, timeout=120)
+        used = count
+    if used > channel.rate_limit_per_minute:
+        return max(1, math.ceil((window + 1) * 60 - now))
+    return None

@@ -1,0 +1,198 @@
+"""The OpenAPI 3.1 description of the JSON API, served at /api/v1/openapi.json."""
+
+from inbox.mentions import MAX_ID_LENGTH, MAX_TEXT_LENGTH, MAX_URL_LENGTH
+
+
+def _error(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+MENTION = {
+    "type": "object",
+    "required": ["external_id", "text", "author"],
+    "properties": {
+        "external_id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_ID_LENGTH,
+            "description": "The network's id; a mention delivered again with the same id is a duplicate.",
+        },
+        "text": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_LENGTH, "description": "Stored as text."},
+        "author": {
+            "type": "object",
+            "required": ["external_id"],
+            "properties": {
+                "external_id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+                "handle": {"type": "string", "maxLength": 255},
+                "name": {"type": "string", "maxLength": 255},
+                "followers": {"type": "integer", "minimum": 0},
+                "verified": {"type": "boolean"},
+                "email": {"type": "string", "format": "email"},
+                "profile_url": {"type": "string", "format": "uri", "maxLength": MAX_URL_LENGTH},
+            },
+        },
+        "url": {"type": "string", "format": "uri", "maxLength": MAX_URL_LENGTH, "description": "http(s) only."},
+        "posted_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "ISO 8601; without an offset it is UTC; absent means now; "
+            "more than an hour ahead is refused.",
+        },
+        "in_reply_to": {
+            "type": "string",
+            "maxLength": MAX_ID_LENGTH,
+            "description": "The external id of the mention this replies to. An unknown id is kept but does not thread.",
+        },
+        "private": {"type": "boolean", "default": False, "description": "A direct message rather than a public post."},
+    },
+    "description": "Strings must not contain NUL characters or unpaired surrogates. Unknown fields are kept "
+    "in the stored raw payload and otherwise ignored.",
+}
+
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "socialcrm API",
+        "version": "1",
+        "description": "Send mentions from any source into a channel's inbox, and read messages back.",
+    },
+    "servers": [{"url": "/"}],
+    "components": {
+        "securitySchemes": {
+            "channelToken": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "The channel's token from `manage.py add_channel` (or `--rotate` for a new one).",
+            },
+            "session": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
+        },
+        "schemas": {
+            "Mention": MENTION,
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {
+                    "error": {"type": "string"},
+                    "errors": {
+                        "type": "object",
+                        "description": "Per mention index (as a string), the problems of each field.",
+                        "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}},
+                    },
+                },
+            },
+            "Accepted": {
+                "type": "object",
+                "required": ["accepted", "duplicates", "messages"],
+                "properties": {
+                    "accepted": {"type": "integer"},
+                    "duplicates": {"type": "integer"},
+                    "messages": {
+                        "type": "array",
+                        "description": "One entry per mention sent, in order; duplicates point at the stored message.",
+                        "items": {
+                            "type": "object",
+                            "required": ["external_id", "id", "conversation_id"],
+                            "properties": {
+                                "external_id": {"type": "string"},
+                                "id": {"type": "integer"},
+                                "conversation_id": {"type": "integer"},
+                                "duplicate": {"type": "boolean"},
+                            },
+                        },
+                    },
+                },
+            },
+            "Message": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "external_id": {"type": ["string", "null"]},
+                    "channel": {"type": "string"},
+                    "direction": {"enum": ["in", "out"]},
+                    "private": {"type": "boolean"},
+                    "text": {"type": "string"},
+                    "url": {"type": "string"},
+                    "posted_at": {"type": "string", "format": "date-time"},
+                    "received_at": {"type": "string", "format": "date-time"},
+                    "in_reply_to": {"type": ["string", "null"]},
+                    "author": {"type": ["object", "null"]},
+                    "conversation": {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "integer"},
+                            "status": {"enum": ["new", "open", "pending", "snoozed", "resolved"]},
+                            "queue": {"type": ["string", "null"]},
+                        },
+                    },
+                    "triage_state": {"enum": ["queued", "waiting", "triaged", "skipped"]},
+                    "triage": {"type": ["object", "null"], "description": "Present once the message is triaged."},
+                },
+            },
+        },
+    },
+    "paths": {
+        "/api/v1/channels/{slug}/mentions": {
+            "post": {
+                "summary": "Ingest one mention or a batch of 1 to 1,000 (all or nothing)",
+                "security": [{"channelToken": []}],
+                "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "oneOf": [
+                                    {"$ref": "#/components/schemas/Mention"},
+                                    {
+                                        "type": "object",
+                                        "required": ["mentions"],
+                                        "properties": {
+                                            "mentions": {
+                                                "type": "array",
+                                                "minItems": 1,
+                                                "maxItems": 1000,
+                                                "items": {"$ref": "#/components/schemas/Mention"},
+                                            }
+                                        },
+                                    },
+                                ]
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {
+                        "description": "Stored (or already stored); triage follows.",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}},
+                    },
+                    "400": _error("Malformed JSON or invalid mentions; nothing was stored."),
+                    "401": _error("Missing or wrong token."),
+                    "404": _error("No active channel with that slug."),
+                    "413": _error("The body is over 5 MB."),
+                    "415": _error("The body is not JSON."),
+                    "429": {
+                        **_error("Over the channel's rate limit."),
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+                    },
+                },
+            }
+        },
+        "/api/v1/messages/{id}": {
+            "get": {
+                "summary": "One message with its conversation's status and its triage result",
+                "security": [{"channelToken": []}, {"session": []}],
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {
+                    "200": {
+                        "description": "The message.",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Message"}}},
+                    },
+                    "404": _error("No such message, or not yours to see."),
+                },
+            }
+        },
+    },
+}

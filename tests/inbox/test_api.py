@@ -1,0 +1,260 @@
+"""The ingest API contract: POST /api/v1/channels/<slug>/mentions and GET /api/v1/messages/<id>."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from customers.models import Customer
+from inbox.models import Channel, Conversation, Message
+from tests.factories import make_user
+
+MENTION = {"external_id": "t1", "text": "My bill doubled", "author": {"external_id": "u1", "handle": "@dana"}}
+
+
+def add_channel(slug="hook", *extra):
+    out = StringIO()
+    call_command(
+        "add_channel",
+        "--kind",
+        "webhook",
+        "--name",
+        slug.title(),
+        "--slug",
+        slug,
+        *extra,
+        stdout=out,
+        stderr=StringIO(),
+    )
+    return json.loads(out.getvalue())
+
+
+@pytest.fixture
+def token(db):
+    return add_channel()["token"]
+
+
+def post(client, body, *, token, slug="hook", content_type="application/json"):
+    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    return client.post(
+        f"/api/v1/channels/{slug}/mentions",
+        data=data,
+        content_type=content_type,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+def nothing_stored():
+    return not Message.objects.exists() and not Customer.objects.exists() and not Conversation.objects.exists()
+
+
+def test_one_mention_is_accepted(client, token):
+    response = post(client, MENTION, token=token)
+
+    assert response.status_code == 202
+    body = response.json()
+    message = Message.objects.get()
+    assert body == {
+        "accepted": 1,
+        "duplicates": 0,
+        "messages": [
+            {"external_id": "t1", "id": message.pk, "conversation_id": message.conversation_id, "duplicate": False}
+        ],
+    }
+    assert message.raw_payload == MENTION  # kept for audit
+
+
+def test_a_batch_is_accepted_and_a_replay_is_all_duplicates(client, token):
+    batch = {"mentions": [{**MENTION, "external_id": f"t{n}"} for n in range(3)]}
+
+    first = post(client, batch, token=token).json()
+    replay = post(client, batch, token=token).json()
+
+    assert (first["accepted"], first["duplicates"]) == (3, 0)
+    assert (replay["accepted"], replay["duplicates"]) == (0, 3)
+    assert [m["id"] for m in replay["messages"]] == [m["id"] for m in first["messages"]]
+    assert Message.objects.count() == 3
+
+
+def test_the_same_external_id_twice_in_a_batch_is_stored_once(client, token):
+    body = post(client, {"mentions": [MENTION, {**MENTION, "text": "again"}]}, token=token).json()
+
+    assert (body["accepted"], body["duplicates"]) == (1, 1)
+    assert Message.objects.get().text == MENTION["text"]
+
+
+@pytest.mark.parametrize(
+    ("mention", "field", "message"),
+    [
+        ({**MENTION, "text": "x" * 10_001}, "text", "At most 10,000 characters"),
+        ({**MENTION, "text": ""}, "text", "required"),
+        ({k: v for k, v in MENTION.items() if k != "text"}, "text", "required"),
+        ({k: v for k, v in MENTION.items() if k != "external_id"}, "external_id", "required"),
+        ({**MENTION, "external_id": 42}, "external_id", "string"),
+        ({**MENTION, "text": "nul\x00byte"}, "text", "NUL"),
+        ({**MENTION, "author": {"handle": "@x"}}, "author.external_id", "required"),
+        ({**MENTION, "author": "u1"}, "author", "object"),
+        ({**MENTION, "author": {"external_id": "u1", "followers": -5}}, "author.followers", "whole number"),
+        ({**MENTION, "author": {"external_id": "u1", "followers": "many"}}, "author.followers", "whole number"),
+        ({**MENTION, "author": {"external_id": "u1", "verified": "yes"}}, "author.verified", "true or false"),
+        ({**MENTION, "author": {"external_id": "u1", "email": "not-an-email"}}, "author.email", "e-mail"),
+        ({**MENTION, "posted_at": "yesterday"}, "posted_at", "ISO 8601"),
+        ({**MENTION, "posted_at": "2999-01-01T00:00:00Z"}, "posted_at", "future"),
+        ({**MENTION, "url": "javascript:alert(1)"}, "url", "http(s)"),
+        ({**MENTION, "private": "no"}, "private", "true or false"),
+    ],
+)
+def test_an_invalid_mention_is_refused_with_the_field_and_nothing_is_stored(client, token, mention, field, message):
+    response = post(client, {"mentions": [{**MENTION, "external_id": "ok"}, mention]}, token=token)
+
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert list(errors) == ["1"]  # keyed by the item's index; the valid one is not listed
+    assert message in errors["1"][field]
+    assert nothing_stored()
+
+
+def test_a_lone_surrogate_is_refused(client, token):
+    body = json.dumps(MENTION).replace("My bill", "My \\ud800 bill")  # valid JSON, invalid Unicode
+
+    response = post(client, body, token=token)
+
+    assert response.status_code == 400
+    assert "surrogate" in response.json()["errors"]["0"]["text"]
+    assert nothing_stored()
+
+
+@pytest.mark.parametrize("body", ['{"external_id": "t1", "text": ', "not json", b"\xff\xfe{}", "[1, 2]", '"text"'])
+def test_malformed_json_or_the_wrong_shape_is_refused(client, token, body):
+    response = post(client, body, token=token)
+
+    assert response.status_code == 400
+    assert response.json()["error"]
+    assert nothing_stored()
+
+
+@pytest.mark.parametrize("count", [0, 1001])
+def test_a_batch_holds_1_to_1000(client, token, count):
+    response = post(client, {"mentions": [{**MENTION, "external_id": str(n)} for n in range(count)]}, token=token)
+
+    assert response.status_code == 400
+    assert "1 to 1,000" in response.json()["error"]
+
+
+def test_an_unknown_in_reply_to_is_kept_and_accepted(client, token):
+    response = post(client, {**MENTION, "in_reply_to": "never-seen"}, token=token)
+
+    assert response.status_code == 202
+    assert Message.objects.get().in_reply_to_external_id == "never-seen"
+
+
+def test_html_and_script_are_stored_as_text(client, token):
+    script = '<script>alert("x")</script><svg onload=alert(1)>'
+    mention = {**MENTION, "text": script, "author": {"external_id": "u1", "name": script, "handle": script}}
+
+    assert post(client, mention, token=token).status_code == 202
+    assert Message.objects.get().text == script
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", "Basic dXNlcjpwYXNz", "Bearer "])
+def test_a_missing_or_wrong_token_is_401(client, token, authorization):
+    headers = {"Authorization": authorization} if authorization else {}
+    response = client.post(
+        "/api/v1/channels/hook/mentions", data=json.dumps(MENTION), content_type="application/json", headers=headers
+    )
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert nothing_stored()
+
+
+def test_another_channels_token_is_401(client, token):
+    other = add_channel("other")["token"]
+    assert post(client, MENTION, token=other).status_code == 401
+
+
+def test_an_unknown_channel_is_404(client, token):
+    assert post(client, MENTION, token=token, slug="nope").status_code == 404
+
+
+def test_a_body_that_is_not_json_is_415(client, token):
+    response = post(client, "external_id=t1&text=hi", token=token, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415
+
+
+def test_a_body_over_5_mb_is_413(client, token):
+    huge = {"mentions": [{**MENTION, "external_id": str(n), "text": "x" * 9_000} for n in range(600)]}
+
+    response = post(client, huge, token=token)
+
+    assert response.status_code == 413
+    assert nothing_stored()
+
+
+def test_over_the_rate_limit_is_429_with_retry_after(client, token):
+    Channel.objects.filter(slug="hook").update(rate_limit_per_minute=3)
+    post(client, {"mentions": [{**MENTION, "external_id": str(n)} for n in range(3)]}, token=token)
+
+    response = post(client, {**MENTION, "external_id": "one-too-many"}, token=token)
+
+    assert response.status_code == 429
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    assert not Message.objects.filter(external_id="one-too-many").exists()
+
+
+def test_rotating_the_token_stops_the_old_one(client, token):
+    again = add_channel("hook")
+    rotated = add_channel("hook", "--rotate")
+
+    assert again["token"] is None  # idempotent: the existing token is unchanged
+    assert post(client, MENTION, token=token).status_code == 401
+    assert post(client, MENTION, token=rotated["token"]).status_code == 202
+    assert Channel.objects.filter(slug="hook").count() == 1
+    assert token not in Channel.objects.get().token_hash  # stored hashed
+
+
+def test_the_api_needs_no_csrf_token(token):
+    from django.test import Client
+
+    response = post(Client(enforce_csrf_checks=True), MENTION, token=token)
+    assert response.status_code == 202
+
+
+class TestReadingAMessage:
+    @pytest.fixture
+    def message_id(self, client, token, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            return post(client, MENTION, token=token).json()["messages"][0]["id"]
+
+    def test_the_channel_token_reads_it(self, client, token, message_id):
+        body = client.get(f"/api/v1/messages/{message_id}", headers={"Authorization": f"Bearer {token}"}).json()
+
+        assert body["external_id"] == "t1" and body["text"] == MENTION["text"]
+        assert body["conversation"]["status"] == "new"
+        assert body["triage"] is None and body["triage_state"] == "waiting"
+
+    def test_another_channels_token_gets_404(self, client, message_id):
+        other = add_channel("other")["token"]
+        response = client.get(f"/api/v1/messages/{message_id}", headers={"Authorization": f"Bearer {other}"})
+        assert response.status_code == 404
+
+    def test_anonymous_gets_404(self, client, message_id):
+        assert client.get(f"/api/v1/messages/{message_id}").status_code == 404
+
+    def test_a_manager_reads_it_and_an_agent_outside_its_queue_does_not(self, client, message_id):
+        Conversation.objects.update(queue_id=None)
+        client.force_login(make_user("maria", role="manager"))
+        assert client.get(f"/api/v1/messages/{message_id}").status_code == 200
+
+        client.force_login(make_user("sam", role="agent", queues=("service",)))
+        assert client.get(f"/api/v1/messages/{message_id}").status_code == 404
+        assert client.get("/api/v1/messages/999999").status_code == 404
+
+
+def test_the_openapi_schema_describes_the_contract(client, db):
+    schema = client.get("/api/v1/openapi.json").json()
+
+    post_op = schema["paths"]["/api/v1/channels/{slug}/mentions"]["post"]
+    assert set(post_op["responses"]) == {"202", "400", "401", "404", "413", "415", "429"}
+    assert schema["components"]["schemas"]["Mention"]["required"] == ["external_id", "text", "author"]
