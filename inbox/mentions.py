@@ -41,6 +41,7 @@ class IncomingMention:
     posted_at: datetime | None = None
     in_reply_to: str = ""
     private: bool = False
+    subject: str = ""  # e-mail subject lines; becomes a new conversation's subject
     raw: Any = field(default=None, compare=False)
 
 
@@ -190,3 +191,13 @@ def _json_type(value: Any) -> str:
         float: "a number",
         type(None): "null",
     }.get(type(value), type(value).__name__)
+
+
+def network_text(value: Any, *, max_length: int = MAX_TEXT_LENGTH) -> str:
+    """Text a network sent us, made storable rather than refused: NUL bytes dropped, unpaired
+    surrogates replaced, cut to the length. For connectors, where one bad character must not
+    lose a whole delivery; the ingest API refuses such text instead, so its sender can fix it."""
+    if not isinstance(value, str):
+        return ""
+    text = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return text[:max_length]

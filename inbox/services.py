@@ -159,6 +159,7 @@ def _store_fresh(*, channel: Channel, mentions: list[IncomingMention], now) -> d
                 customer_id=customer_id,
                 channel=channel,
                 is_private=mention.private,
+                subject=mention.subject[:255],
                 created_at=posted_at,
                 last_message_at=posted_at,
             )

@@ -175,6 +175,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-lost-messages": {"task": "triage.tasks.sweep_lost_messages", "schedule": 60.0},
+    "poll-feeds-and-mailboxes": {"task": "inbox.tasks.poll_due_channels", "schedule": 60.0},
 }
 CELERY_TIMEZONE = TIME_ZONE
 

@@ -1,0 +1,153 @@
+"""E-mail: an IMAP mailbox per channel, polled for new messages by UID.
+
+The channel's `config` holds `host`, `port` (993), `username`, `mailbox` ("INBOX") and `use_ssl`
+(true); `secrets` holds `password`. The poller keeps `uidvalidity` and `last_uid` in `config`,
+advancing them after each stored batch, so a poll that dies half-way resumes where it stopped.
+The Message-ID is the external id; In-Reply-To, else the last of References, threads replies.
+"""
+
+import contextlib
+import email
+import email.policy
+import email.utils
+import imaplib
+import logging
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from django.utils import timezone
+
+from inbox.connectors.polling import PollResult, html_to_text, record_poll
+from inbox.mentions import FUTURE_TOLERANCE, IncomingAuthor, IncomingMention, network_text
+from inbox.models import Channel
+from inbox.services import ingest
+
+logger = logging.getLogger(__name__)
+
+FETCH_CHUNK = 50
+TIMEOUT_SECONDS = 30
+MAX_RAW_CHARS = 1_000_000
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+
+
+def poll_mailbox(channel: Channel, *, connect: Callable[[Channel], imaplib.IMAP4] | None = None) -> PollResult:
+    """Fetch the mailbox's messages newer than the last seen UID and ingest them."""
+    connect = connect or _connect
+    accepted = duplicates = 0
+    try:
+        imap = connect(channel)
+    except (OSError, imaplib.IMAP4.error) as problem:
+        return record_poll(channel, PollResult("error", error=f"Could not log in to the mailbox: {problem}"))
+    try:
+        status, _ = imap.select(channel.config.get("mailbox") or "INBOX", readonly=True)
+        if status != "OK":
+            return record_poll(channel, PollResult("error", error="The mailbox could not be opened."))
+        _, validity = imap.response("UIDVALIDITY")
+        uidvalidity = int(validity[0]) if validity and validity[0] else 0
+        last_uid = int(channel.config.get("last_uid") or 0)
+        if uidvalidity != int(channel.config.get("uidvalidity") or 0):
+            last_uid = 0  # the server renumbered the mailbox: start over; duplicates are skipped
+        _, found = imap.uid("SEARCH", None, f"UID {last_uid + 1}:*")
+        uids = sorted(uid for uid in (int(x) for x in (found[0] or b"").split()) if uid > last_uid)
+        for start in range(0, len(uids), FETCH_CHUNK):
+            chunk = uids[start : start + FETCH_CHUNK]
+            _, data = imap.uid("FETCH", ",".join(map(str, chunk)), "(UID RFC822)")
+            mentions = [
+                mention
+                for uid, raw in _fetched(data)
+                if (mention := parse_email(raw, fallback_id=f"imap-{uidvalidity}-{uid}")) is not None
+            ]
+            if mentions:
+                result = ingest(channel=channel, mentions=mentions)
+                accepted, duplicates = accepted + result.accepted, duplicates + result.duplicates
+            channel.config.update(uidvalidity=uidvalidity, last_uid=chunk[-1])
+            Channel.objects.filter(pk=channel.pk).update(config=channel.config)
+    except (OSError, imaplib.IMAP4.error) as problem:
+        return record_poll(
+            channel, PollResult("error", accepted, duplicates, f"The mailbox failed mid-poll: {problem}")
+        )
+    finally:
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
+            imap.logout()
+    return record_poll(channel, PollResult("fetched", accepted, duplicates))
+
+
+def parse_email(raw: bytes, *, fallback_id: str) -> IncomingMention | None:
+    """One RFC 822 message as a private mention: sender, subject, plain-text body, threading ids."""
+    try:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        name, address = email.utils.parseaddr(str(message.get("From", "")))
+        message_ids = _MESSAGE_ID.findall(str(message.get("Message-ID", "")))
+        in_reply_to = (
+            _MESSAGE_ID.findall(str(message.get("In-Reply-To", "")))
+            or _MESSAGE_ID.findall(str(message.get("References", "")))[-1:]
+        )
+        subject = network_text(str(message.get("Subject", "")), max_length=255).strip()
+        body = _body(message)
+        posted_at = _date(message.get("Date"))
+    except Exception:  # a malformed message must not stop the mailbox
+        logger.exception("e-mail %s could not be parsed; skipped", fallback_id)
+        return None
+    if not address or "@" not in address:
+        logger.warning("e-mail %s has no sender address; skipped", fallback_id)
+        return None
+    return IncomingMention(
+        external_id=network_text(message_ids[0] if message_ids else fallback_id, max_length=255),
+        text=network_text(body or subject or "(no text)"),
+        subject=subject,
+        author=IncomingAuthor(
+            external_id=address.lower(), name=network_text(name, max_length=255), email=address.lower()
+        ),
+        in_reply_to=network_text(in_reply_to[0], max_length=255) if in_reply_to else "",
+        posted_at=posted_at,
+        private=True,
+        raw={"rfc822": raw.decode("utf-8", "replace").replace("\x00", "")[:MAX_RAW_CHARS]},
+    )
+
+
+def _body(message) -> str:
+    part = message.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    content = part.get_content()
+    if part.get_content_type() == "text/html":
+        return html_to_text(content)
+    return network_text(content).strip()
+
+
+def _date(header) -> datetime | None:
+    if not header:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(str(header))
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    now = timezone.now()
+    return now if moment > now + FUTURE_TOLERANCE else moment
+
+
+def _fetched(data: list) -> list[tuple[int, bytes]]:
+    """(uid, raw message) pairs from an IMAP FETCH answer."""
+    pairs = []
+    for item in data:
+        if isinstance(item, tuple) and len(item) == 2:
+            match = re.search(rb"UID (\d+)", item[0])
+            if match:
+                pairs.append((int(match.group(1)), item[1]))
+    return pairs
+
+
+def _connect(channel: Channel) -> imaplib.IMAP4:
+    config = channel.config
+    host, port = config.get("host", ""), int(config.get("port") or 993)
+    if not host or not config.get("username"):
+        raise imaplib.IMAP4.error("the channel's config needs host and username")
+    if config.get("use_ssl", True):
+        imap = imaplib.IMAP4_SSL(host, port, timeout=TIMEOUT_SECONDS)
+    else:
+        imap = imaplib.IMAP4(host, port, timeout=TIMEOUT_SECONDS)
+    imap.login(config["username"], channel.secrets.get("password", ""))
+    return imap

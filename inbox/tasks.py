@@ -1,0 +1,32 @@
+"""Celery wrappers for the polling connectors; each takes ids and is safe to run twice."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from inbox.connectors import imap, rss
+from inbox.models import Channel
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def poll_feed(channel_id: int) -> str:
+    channel = Channel.objects.filter(pk=channel_id, is_active=True, kind=Channel.Kind.RSS).first()
+    return rss.poll_feed(channel).status if channel else "gone"
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def poll_mailbox(channel_id: int) -> str:
+    channel = Channel.objects.filter(pk=channel_id, is_active=True, kind=Channel.Kind.EMAIL).first()
+    return imap.poll_mailbox(channel).status if channel else "gone"
+
+
+@shared_task(ignore_result=True)
+def poll_due_channels() -> int:
+    """Enqueue a poll for every active feed and mailbox whose interval has passed (run by beat)."""
+    now = timezone.now()
+    due = 0
+    for channel in Channel.objects.filter(is_active=True, kind__in=[Channel.Kind.RSS, Channel.Kind.EMAIL]):
+        configured = channel.config.get("feed_url" if channel.kind == Channel.Kind.RSS else "host")
+        if configured and rss.is_due(channel, now=now):
+            (poll_feed if channel.kind == Channel.Kind.RSS else poll_mailbox).delay(channel.pk)
+            due += 1
+    return due

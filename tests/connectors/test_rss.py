@@ -1,0 +1,137 @@
+"""Feeds are polled with conditional GET and only new entries are stored (recorded responses)."""
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from inbox.connectors.rss import poll_feed
+from inbox.models import Channel, Conversation, Message
+from inbox.tasks import poll_due_channels
+from tests.factories import make_channel
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rss"
+
+
+class RecordedFeed:
+    """A feed server that answers with a recorded file, honours ETag, and remembers the requests."""
+
+    def __init__(self, name: str, *, etag: str = '"v1"', status: int = 200):
+        self.body = (FIXTURES / name).read_bytes()
+        self.etag, self.status = etag, status
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.status != 200:
+            return httpx.Response(self.status)
+        if request.headers.get("If-None-Match") == self.etag:
+            return httpx.Response(304)
+        return httpx.Response(200, content=self.body, headers={"ETag": self.etag, "Content-Type": "application/xml"})
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(transport=httpx.MockTransport(self))
+
+
+@pytest.fixture
+def forum(db):
+    channel = make_channel("community", network="forum", kind="rss")
+    channel.config = {"feed_url": "https://community.kestrel.example/latest.rss"}
+    channel.save()
+    return channel
+
+
+def test_new_entries_are_stored_as_plain_text_mentions(forum):
+    server = RecordedFeed("forum.xml")
+
+    result = poll_feed(forum, client=server.client())
+
+    assert (result.status, result.accepted) == ("fetched", 2)
+    message = Message.objects.get(external_id="community.kestrel.example-topic-8812")
+    assert message.text.startswith("5G keeps dropping to 4G in Leeds city centre\n\nSince the update")
+    assert "<b>" not in message.text and "& is there a fix?" in message.text
+    assert message.author.display_name == "leeds_lad"
+    assert message.author.external_id == "community.kestrel.example/leeds_lad"
+    assert message.url.endswith("/8812")
+    assert message.raw_payload["title"].startswith("5G keeps")
+    assert message.posted_at.isoformat() == "2026-11-23T08:55:41+00:00"
+    assert Conversation.objects.count() == 2
+
+
+def test_an_unchanged_feed_is_not_fetched_again_and_nothing_is_stored_twice(forum):
+    server = RecordedFeed("forum.xml")
+    poll_feed(forum, client=server.client())
+    forum.refresh_from_db()
+
+    second = poll_feed(forum, client=server.client())
+
+    assert second.status == "not_modified"
+    assert server.requests[1].headers["If-None-Match"] == '"v1"'
+    assert Message.objects.count() == 2
+
+
+def test_a_changed_feed_with_old_entries_stores_only_the_new_ones(forum):
+    poll_feed(forum, client=RecordedFeed("forum.xml", etag='"v1"').client())
+    forum.refresh_from_db()
+
+    result = poll_feed(forum, client=RecordedFeed("forum.xml", etag='"v2"').client())
+
+    assert (result.accepted, result.duplicates) == (0, 2)
+    assert Message.objects.count() == 2
+
+
+def test_atom_reviews_with_a_hostile_author_link(db):
+    reviews = make_channel("reviews", network="reviews", kind="rss")
+    reviews.config = {"feed_url": "https://reviews.example/kestrel-mobile.atom"}
+    reviews.save()
+
+    poll_feed(reviews, client=RecordedFeed("reviews.atom").client())
+
+    charged = Message.objects.get(external_id="https://reviews.example/reviews/6741ab")
+    assert (
+        charged.text
+        == "1 star: Charged twice and nobody answers\n\nTwo payments for November. Three calls, no refund yet."
+    )
+    assert charged.author.profile_url == "https://reviews.example/users/maria-g"
+    assert Message.objects.get(external_id="https://reviews.example/reviews/6740ff").author.profile_url == ""
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_a_failing_feed_records_the_error_and_stores_nothing(forum, status):
+    result = poll_feed(forum, client=RecordedFeed("forum.xml", status=status).client())
+
+    forum.refresh_from_db()
+    assert result.status == "error"
+    assert f"HTTP {status}" in forum.config["last_error"]
+    assert not Message.objects.exists()
+
+
+def test_a_feed_that_is_not_a_feed_records_an_error(forum):
+    def not_a_feed(request):
+        return httpx.Response(200, content=b"<html><body>Maintenance</body></html>")
+
+    result = poll_feed(forum, client=httpx.Client(transport=httpx.MockTransport(not_a_feed)))
+
+    assert result.status == "error" and "not valid RSS" in result.error
+
+
+def test_an_unreachable_feed_records_an_error(forum):
+    def refuse(request):
+        raise httpx.ConnectError("connection refused", request=request)
+
+    result = poll_feed(forum, client=httpx.Client(transport=httpx.MockTransport(refuse)))
+
+    assert result.status == "error" and "ConnectError" in result.error
+
+
+def test_only_configured_feeds_that_are_due_get_polled(forum, monkeypatch):
+    make_channel("unconfigured", network="forum", kind="rss")
+    polled = []
+    monkeypatch.setattr("inbox.tasks.poll_feed.delay", polled.append)
+
+    assert poll_due_channels() == 1
+    assert polled == [forum.pk]
+
+    forum.config["last_polled_at"] = "2999-01-01T00:00:00+00:00"
+    Channel.objects.filter(pk=forum.pk).update(config=forum.config)
+    assert poll_due_channels() == 0
