@@ -95,7 +95,7 @@ def test_an_interrupted_import_resumes_after_the_last_stored_batch(channel, tmp_
 
 
 def test_an_unknown_channel_or_file_is_a_clear_error(channel, tmp_path):
-    with pytest.raises(CommandError, match="No channel 'nope'. Known: history"):
+    with pytest.raises(CommandError, match=r"No channel 'nope'\. Known: history"):
         run("nope", str(tmp_path / "x.csv"))
     with pytest.raises(CommandError, match="No such file"):
         run("history", str(tmp_path / "missing.csv"))
