@@ -8,7 +8,7 @@ PIP := $(PY) -m pip --disable-pip-version-check --quiet
 .PHONY: run test install install-test lint format migrate demo clean
 
 run: install migrate demo ## Serve the app with the demo data (Ctrl-C stops everything)
-	$(PY) manage.py serve
+	$(PY) manage.py serve --demo-stream 0.2
 
 test: install-test ## Lint, check, and run the whole test suite
 	$(PY) -m ruff check .

@@ -5,7 +5,7 @@ from inbox.models import CannedReply, Channel, Conversation, Event, Label, Messa
 
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "kind", "network", "is_active", "created_at"]
+    list_display = ["name", "slug", "kind", "network", "default_queue", "is_active", "created_at"]
     list_filter = ["kind", "network", "is_active"]
     search_fields = ["name", "slug", "listening_keywords"]
     ordering = ["name"]

@@ -41,6 +41,14 @@ class Channel(models.Model):
         default=dict, blank=True, help_text="Connector settings (feed URL, mailbox, page id). Secrets go below."
     )
     secrets = models.JSONField(default=dict, blank=True, help_text="App secrets and access tokens for the connector.")
+    default_queue = models.ForeignKey(
+        Queue,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="New conversations start in this queue; triage may route them elsewhere.",
+    )
     reopen_window_hours = models.PositiveIntegerField(
         default=72, help_text="A customer writing again within this many hours of a resolution reopens it."
     )

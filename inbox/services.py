@@ -12,6 +12,7 @@ from customers.models import Customer
 from customers.services import resolve_authors
 from inbox.mentions import IncomingMention
 from inbox.models import Channel, Conversation, Event, Message, Status
+from triage.models import Priority, Queue
 from triage.tasks import triage_messages
 
 
@@ -91,7 +92,9 @@ def ingest(*, channel: Channel, mentions: Sequence[IncomingMention]) -> IngestRe
     """
     now = timezone.now()
     with transaction.atomic():
-        Channel.objects.select_for_update().filter(pk=channel.pk).values_list("pk", flat=True).first()
+        channel = (
+            Channel.objects.select_related("default_queue__sla_policy").select_for_update(of=("self",)).get(pk=channel.pk)
+        )
         unique = list({m.external_id: m for m in reversed(mentions)}.values())[::-1]  # first copy wins
         known = {
             external_id: (pk, conversation_id)
@@ -115,6 +118,18 @@ def ingest(*, channel: Channel, mentions: Sequence[IncomingMention]) -> IngestRe
         seen.add(mention.external_id)
         results.append(IngestedMessage(mention.external_id, pk, conversation_id, duplicate))
     return IngestResult(results)
+
+
+def sla_due_times(queue: Queue | None, *, start: datetime, priority: int = Priority.NORMAL) -> dict:
+    """When the first reply and the resolution fall due under the queue's SLA policy (none without one)."""
+    policy = queue.sla_policy if queue else None
+    if policy is None:
+        return {"first_response_due_at": None, "resolution_due_at": None}
+    factor = policy.urgent_factor if priority == Priority.URGENT else 1.0
+    return {
+        "first_response_due_at": start + timedelta(minutes=policy.first_response_minutes * factor),
+        "resolution_due_at": start + timedelta(minutes=policy.resolution_minutes * factor),
+    }
 
 
 def _store_fresh(*, channel: Channel, mentions: list[IncomingMention], now) -> dict[str, tuple[int, int]]:
@@ -158,10 +173,12 @@ def _store_fresh(*, channel: Channel, mentions: list[IncomingMention], now) -> d
             conversation = Conversation(
                 customer_id=customer_id,
                 channel=channel,
+                queue=channel.default_queue,
                 is_private=mention.private,
                 subject=mention.subject[:255],
-                created_at=posted_at,
+                created_at=now,
                 last_message_at=posted_at,
+                **sla_due_times(channel.default_queue, start=now),
             )
             created.append(conversation)
             open_for[customer_id] = conversation

@@ -30,14 +30,14 @@ DEMO_USERS = [
     ("tom", "tom", "agent", ["product", "service"], "Tom Okafor"),
 ]
 
-# slug, name, connector kind, network
+# slug, name, connector kind, network, the queue new conversations start in
 DEMO_CHANNELS = [
-    ("kestrel-x", "@KestrelMobile on X", Channel.Kind.X, Network.X),
-    ("kestrel-facebook", "Kestrel Mobile Facebook Page", Channel.Kind.FACEBOOK, Network.FACEBOOK),
-    ("kestrel-instagram", "@kestrelmobile on Instagram", Channel.Kind.INSTAGRAM, Network.INSTAGRAM),
-    ("support-email", "support@kestrel.example", Channel.Kind.EMAIL, Network.EMAIL),
-    ("reviews", "Review sites", Channel.Kind.RSS, Network.REVIEWS),
-    ("community", "Kestrel community forum", Channel.Kind.RSS, Network.FORUM),
+    ("kestrel-x", "@KestrelMobile on X", Channel.Kind.X, Network.X, "service"),
+    ("kestrel-facebook", "Kestrel Mobile Facebook Page", Channel.Kind.FACEBOOK, Network.FACEBOOK, "service"),
+    ("kestrel-instagram", "@kestrelmobile on Instagram", Channel.Kind.INSTAGRAM, Network.INSTAGRAM, "marketing"),
+    ("support-email", "support@kestrel.example", Channel.Kind.EMAIL, Network.EMAIL, "service"),
+    ("reviews", "Review sites", Channel.Kind.RSS, Network.REVIEWS, "service"),
+    ("community", "Kestrel community forum", Channel.Kind.RSS, Network.FORUM, "product"),
 ]
 
 FIRST_NAMES = [
@@ -260,9 +260,17 @@ def load_demo(*, customers: int = 200, conversations: int = 380) -> DemoSummary:
         return DemoSummary(False, Customer.objects.count(), Conversation.objects.count(), Message.objects.count())
     rng = random.Random(SEED)
     now = timezone.now()
+    queues = {queue.slug: queue for queue in Queue.objects.all()}
     channels = [
-        Channel.objects.create(slug=slug, name=name, kind=kind, network=network, listening_keywords="kestrel")
-        for slug, name, kind, network in DEMO_CHANNELS
+        Channel.objects.create(
+            slug=slug,
+            name=name,
+            kind=kind,
+            network=network,
+            listening_keywords="kestrel",
+            default_queue=queues[queue],
+        )
+        for slug, name, kind, network, queue in DEMO_CHANNELS
     ]
     people = _make_customers(rng, customers, now)
     identities = _make_identities(rng, people)

@@ -185,3 +185,18 @@ def test_a_batch_of_1000_makes_a_bounded_number_of_queries(channel, django_asser
 
     assert result.accepted == 1000
     assert Message.objects.count() == 1050
+
+
+def test_a_new_conversation_starts_in_the_channels_queue_with_its_sla(channel):
+    from triage.models import Queue
+
+    service = Queue.objects.select_related("sla_policy").get(slug="service")
+    channel.default_queue = service
+    channel.save()
+
+    ingest(channel=channel, mentions=[mention("t1")])
+
+    conversation = Conversation.objects.get()
+    assert conversation.queue == service
+    minutes = (conversation.first_response_due_at - conversation.created_at).total_seconds() / 60
+    assert minutes == service.sla_policy.first_response_minutes

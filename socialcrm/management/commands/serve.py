@@ -19,7 +19,16 @@ class Command(BaseCommand):
         "Ctrl-C stops everything it started."
     )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--demo-stream",
+            type=float,
+            default=0,
+            metavar="RATE",
+            help="Also post synthetic mentions to the demo channels at RATE a second (make run uses 0.2).",
+        )
+
+    def handle(self, *args, demo_stream, **options):
         host, port = settings.HOST, settings.PORT
         _check_port_free(host, port)
         commands = {"web": [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "socialcrm.asgi:application"]}
@@ -38,6 +47,17 @@ class Command(BaseCommand):
                 # Own process groups, so Ctrl-C reaches them once, through us, in order.
                 processes[name] = subprocess.Popen(command, start_new_session=True)  # noqa: S603 - fixed argv
             self._wait_until_listening(host, port, processes)
+            if demo_stream > 0:
+                stream = [
+                    sys.executable,
+                    str(settings.BASE_DIR / "manage.py"),
+                    "simulate_stream",
+                    "--rate",
+                    str(demo_stream),
+                    "--duration",
+                    "0",
+                ]
+                processes["demo-stream"] = subprocess.Popen(stream, start_new_session=True)  # noqa: S603 - fixed argv
             self._announce(host, port, processes)
             while True:
                 for name, process in processes.items():
