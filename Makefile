@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 
-.PHONY: run test install install-test lint format migrate demo clean
+.PHONY: run test install install-test lint format migrate demo clean bench-ingest bench-nothing-lost
 
 run: install migrate demo ## Serve the app with the demo data (Ctrl-C stops everything)
 	$(PY) manage.py serve --demo-stream 0.2
@@ -44,6 +44,12 @@ migrate: install
 
 demo: migrate ## Load the demo brand (idempotent)
 	$(PY) manage.py load_demo
+
+bench-ingest: install-test ## Ingest throughput and latency on PostgreSQL + Redis (see tests/bench/README.md)
+	$(PY) tests/bench/ingest.py
+
+bench-nothing-lost: install-test ## kill -9 the worker mid-ingest; nothing lost
+	$(PY) tests/bench/nothing_lost.py
 
 lint: install-test
 	$(PY) -m ruff check .

@@ -1,6 +1,7 @@
 """The verbs that change customers."""
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from django.db.models import Q
 
@@ -21,7 +22,10 @@ def resolve_authors(*, network: str, authors: Iterable) -> dict[str, Identity]:
 
     Returns identities keyed by the author's external id. Call inside a transaction.
     """
-    latest = {author.external_id: author for author in authors}  # the last word on each author wins
+    latest: dict = {}
+    for author in authors:  # the last word on each author wins, field by field
+        earlier = latest.get(author.external_id)
+        latest[author.external_id] = author if earlier is None else _merge(earlier, author)
     if not latest:
         return {}
     identities = {i.external_id: i for i in Identity.objects.filter(network=network, external_id__in=latest)}
@@ -66,6 +70,16 @@ def resolve_authors(*, network: str, authors: Iterable) -> dict[str, Identity]:
     if orphans:
         Customer.objects.filter(pk__in=orphans).delete()
     return identities
+
+
+def _merge(earlier, later):
+    """The later author description, with what it leaves out (empty or unknown) taken from the earlier one."""
+    kept = {
+        name: getattr(earlier, name)
+        for name in ("handle", "name", "followers", "verified", "email", "phone", "profile_url")
+        if getattr(later, name) in ("", None) and getattr(earlier, name) not in ("", None)
+    }
+    return replace(later, **kept)
 
 
 def _match_customers(authors: list) -> dict[str, Customer]:

@@ -9,7 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from inbox.channels import bearer_token, take_from_rate_limit, token_matches
-from inbox.mentions import MentionErrors, parse_mention
+from inbox.mentions import MentionErrors, json_may_hold_unstorable, parse_mention
 from inbox.models import Channel, Message
 from inbox.openapi import OPENAPI
 from inbox.selectors import conversations_visible_to
@@ -70,9 +70,10 @@ def ingest_mentions(request, slug: str):
         return response
 
     mentions, errors = [], {}
+    clean = not json_may_hold_unstorable(body)
     for index, item in enumerate(items):
         try:
-            mentions.append(parse_mention(item))
+            mentions.append(parse_mention(item, raw_is_clean=clean))
         except MentionErrors as invalid:
             errors[str(index)] = invalid.errors
     if errors:

@@ -4,6 +4,7 @@ Every connector (the ingest API, Meta, X, feeds, e-mail, the importer) turns wha
 into `IncomingMention`s; `inbox.services.ingest` takes nothing else.
 """
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -76,8 +77,12 @@ def clean_text(value: Any, name: str, errors: dict[str, str], *, max_length: int
     return value
 
 
-def parse_mention(data: Any, *, now: datetime | None = None) -> IncomingMention:
-    """Read one mention object of the ingest API; raise MentionErrors listing every problem."""
+def parse_mention(data: Any, *, now: datetime | None = None, raw_is_clean: bool = False) -> IncomingMention:
+    """Read one mention object of the ingest API; raise MentionErrors listing every problem.
+
+    `raw_is_clean` says the caller knows no string in `data` holds a NUL or a lone surrogate (see
+    `json_may_hold_unstorable`), which spares cleaning the raw payload kept for audit.
+    """
     if not isinstance(data, dict):
         raise MentionErrors({"": f"Each mention must be a JSON object, not {_json_type(data)}."})
     errors: dict[str, str] = {}
@@ -101,7 +106,7 @@ def parse_mention(data: Any, *, now: datetime | None = None) -> IncomingMention:
         posted_at=posted_at,
         in_reply_to=in_reply_to,
         private=private,
-        raw=data,
+        raw=data if raw_is_clean else storable_json(data),
     )
 
 
@@ -199,5 +204,29 @@ def network_text(value: Any, *, max_length: int = MAX_TEXT_LENGTH) -> str:
     lose a whole delivery; the ingest API refuses such text instead, so its sender can fix it."""
     if not isinstance(value, str):
         return ""
-    text = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-    return text[:max_length]
+    return storable_json(value)[:max_length]
+
+
+# In JSON text, a NUL or a surrogate can only arrive escaped: raw control characters are invalid
+# JSON and raw surrogates invalid UTF-8.
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def json_may_hold_unstorable(body: bytes) -> bool:
+    """Whether a JSON document may hold a NUL character or a surrogate (a cheap scan of its bytes)."""
+    return _UNSTORABLE_ESCAPE.search(body) is not None
+
+
+def storable_json(value: Any) -> Any:
+    """A JSON value without NUL characters or unpaired surrogates, which PostgreSQL refuses to store.
+
+    Raw payloads are kept for audit, including fields nobody reads; this keeps one odd character in
+    any of them from failing the insert.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {storable_json(key): storable_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable_json(item) for item in value]
+    return value

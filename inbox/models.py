@@ -224,6 +224,7 @@ class Message(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     raw_payload = models.JSONField(null=True, blank=True, help_text="The event as the network sent it, for audit.")
     triage_state = models.CharField(max_length=8, choices=TriageState.choices, default=TriageState.QUEUED)
+    processed_at = models.DateTimeField(null=True, blank=True, help_text="When the triage task took it up.")
     delivery = models.CharField(max_length=8, choices=Delivery.choices, blank=True, default=Delivery.NONE)
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
     delivery_error = models.CharField(max_length=500, blank=True)
@@ -291,7 +292,6 @@ class Event(models.Model):
 
     class Kind(models.TextChoices):
         CONVERSATION_CREATED = "conversation_created", "Conversation created"
-        MESSAGE_RECEIVED = "message_received", "Message received"
         STATUS_CHANGED = "status_changed", "Status changed"
         ASSIGNED = "assigned", "Assigned"
         QUEUE_CHANGED = "queue_changed", "Queue changed"

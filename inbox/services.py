@@ -12,6 +12,7 @@ from customers.models import Customer
 from customers.services import resolve_authors
 from inbox.mentions import IncomingMention
 from inbox.models import Channel, Conversation, Event, Message, Status
+from socialcrm.db import update_rows
 from triage.models import Priority, Queue
 from triage.tasks import triage_messages
 
@@ -86,14 +87,17 @@ def ingest(*, channel: Channel, mentions: Sequence[IncomingMention]) -> IngestRe
     the channel already has (or that repeats one earlier in the batch) is a duplicate and changes
     nothing; each new one joins the conversation it replies to, else its author's open conversation
     on the channel, else their conversation resolved within the channel's reopen window (which
-    reopens), else a new one. After commit, triage is enqueued for the new messages. A fixed number
+    reopens), else a new one. Creating and reopening conversations is recorded as Events (a message
+    is its own record of arrival). After commit, triage is enqueued for the new messages. A fixed number
     of queries per batch. Batches on one channel are serialised, so concurrent deliveries of the
     same mention store it once and never fail.
     """
     now = timezone.now()
     with transaction.atomic():
         channel = (
-            Channel.objects.select_related("default_queue__sla_policy").select_for_update(of=("self",)).get(pk=channel.pk)
+            Channel.objects.select_related("default_queue__sla_policy")
+            .select_for_update(of=("self",))
+            .get(pk=channel.pk)
         )
         unique = list({m.external_id: m for m in reversed(mentions)}.values())[::-1]  # first copy wins
         known = {
@@ -219,21 +223,10 @@ def _store_fresh(*, channel: Channel, mentions: list[IncomingMention], now) -> d
     touched = [c for c in {id(c): c for c in thread_of.values()}.values() if id(c) not in created_ids]
     for conversation in touched:
         conversation.updated_at = now
-    Conversation.objects.bulk_update(
-        touched, ["status", "resolved_at", "snoozed_until", "last_message_at", "snippet", "updated_at"]
-    )
+    update_rows(touched, ["status", "resolved_at", "snoozed_until", "last_message_at", "snippet", "updated_at"])
     Message.objects.bulk_create(messages)
     events += [
         Event(kind=Event.Kind.CONVERSATION_CREATED, conversation=c, customer_id=c.customer_id, data={}) for c in created
-    ]
-    events += [
-        Event(
-            kind=Event.Kind.MESSAGE_RECEIVED,
-            conversation=m.conversation,
-            customer_id=m.conversation.customer_id,
-            data={"message_id": m.pk, "external_id": m.external_id},
-        )
-        for m in messages
     ]
     Event.objects.bulk_create(events)
     return {m.external_id: (m.pk, m.conversation.pk) for m in messages}

@@ -66,11 +66,15 @@ def read_database(name: str, *, default_sqlite: Path) -> dict:
             f"{name} has scheme {scheme!r}: use postgres://user@host:port/dbname or sqlite:///path/to/file.sqlite3"
         )
     try:
-        config = dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True)
+        config = dj_database_url.parse(raw)
     except ValueError as error:
         raise ConfigError(f"{name} is not a valid database URL: {error}") from None
     if scheme == "sqlite":
         return sqlite_database(Path(config["NAME"]))
+    # A connection pool per process: under ASGI each request runs in a thread of its own, so
+    # Django's per-thread persistent connections would mean a new connection per request.
+    config["CONN_MAX_AGE"] = 0
+    config.setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": 16, "timeout": 10}
     if not config.get("NAME"):
         raise ConfigError(f"{name} names no database: use postgres://user@host:port/dbname")
     try:

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from inbox import api
+from inbox.connectors import meta, x
 from socialcrm import views
 
 # The admin signs in through allauth, so an admin's second factor is asked for there too.
@@ -18,6 +19,8 @@ urlpatterns = [
     path("api/v1/openapi.json", api.openapi, name="api-openapi"),
     path("api/v1/channels/<slug:slug>/mentions", api.ingest_mentions, name="api-ingest"),
     path("api/v1/messages/<int:message_id>", api.message_detail, name="api-message"),
+    path("webhooks/meta/<slug:slug>", meta.webhook, name="webhook-meta"),
+    path("webhooks/x/<slug:slug>", x.webhook, name="webhook-x"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

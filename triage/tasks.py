@@ -16,20 +16,25 @@ def triage_messages(message_ids: list[int]) -> int:
     from inbox.models import Message
 
     return Message.objects.filter(pk__in=message_ids, triage_state=Message.TriageState.QUEUED).update(
-        triage_state=Message.TriageState.WAITING
+        triage_state=Message.TriageState.WAITING, processed_at=timezone.now()
     )
 
 
 @shared_task(ignore_result=True)
-def sweep_lost_messages() -> int:
-    """Re-enqueue messages whose triage task never ran. Returns how many were re-enqueued."""
+def sweep_lost_messages(older_than_seconds: float = LOST_AFTER.total_seconds()) -> int:
+    """Re-enqueue messages whose triage task never ran (beat runs this each minute).
+
+    Returns how many were re-enqueued. Enqueueing one that is merely slow is harmless: the task
+    only takes up messages still queued.
+    """
     from inbox.models import Message
 
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     ids = list(
-        Message.objects.filter(
-            triage_state=Message.TriageState.QUEUED, received_at__lt=timezone.now() - LOST_AFTER
-        ).values_list("pk", flat=True)[:SWEEP_BATCH]
+        Message.objects.filter(triage_state=Message.TriageState.QUEUED, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)
     )
-    if ids:
-        triage_messages.delay(ids)
+    for start in range(0, len(ids), SWEEP_BATCH):
+        triage_messages.delay(ids[start : start + SWEEP_BATCH])
     return len(ids)

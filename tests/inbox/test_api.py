@@ -258,3 +258,10 @@ def test_the_openapi_schema_describes_the_contract(client, db):
     post_op = schema["paths"]["/api/v1/channels/{slug}/mentions"]["post"]
     assert set(post_op["responses"]) == {"202", "400", "401", "404", "413", "415", "429"}
     assert schema["components"]["schemas"]["Mention"]["required"] == ["external_id", "text", "author"]
+
+
+def test_a_nul_character_in_a_field_nobody_reads_is_dropped_from_the_kept_payload(client, token):
+    response = post(client, {**MENTION, "source": {"app": "crawler\x00v2"}}, token=token)
+
+    assert response.status_code == 202
+    assert Message.objects.get().raw_payload["source"] == {"app": "crawlerv2"}

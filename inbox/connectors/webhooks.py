@@ -1,0 +1,54 @@
+"""What the webhook connectors (Meta, X) share: reading ids, times and text out of untrusted events."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from inbox.mentions import FUTURE_TOLERANCE, MAX_ID_LENGTH, MAX_TEXT_LENGTH, clean_text
+from inbox.models import Channel
+
+
+class Unmappable(Exception):
+    """The event lacks what a mention needs; the message says what (never the customer's text)."""
+
+
+def mention_text(value: Any, *, max_length: int = MAX_TEXT_LENGTH, required: bool = True) -> str:
+    """inbox.mentions.clean_text, cutting a text over `max_length` instead of refusing it; else Unmappable."""
+    errors: dict[str, str] = {}
+    value = value[:max_length] if isinstance(value, str) else value
+    text = clean_text(value, "text", errors, max_length=max_length, required=required)
+    if errors:
+        raise Unmappable(f"text: {errors['text']}")
+    return text
+
+
+def external_id(value: Any, name: str) -> str:
+    """A network id as text; raises Unmappable when it is missing, blank or too long to store."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
+        raise Unmappable(f"no usable {name}")
+    return value
+
+
+def epoch(value: Any, *, now: datetime) -> datetime | None:
+    """Unix time in seconds or milliseconds (as digits or a number); None when absent, now when in the future."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 10**14:
+        return None
+    moment = datetime.fromtimestamp(value / 1000 if value > 10**11 else value, tz=UTC)  # 10**11 s is year 5138
+    return now if moment > now + FUTURE_TOLERANCE else moment
+
+
+def as_dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def secret(channel: Channel, name: str) -> str | None:
+    """One of the channel's secrets, or None when it is unset (or not text)."""
+    value = channel.secrets.get(name) if isinstance(channel.secrets, dict) else None
+    return value if isinstance(value, str) and value else None
