@@ -37,7 +37,7 @@ def resolve_authors(*, network: str, authors: Iterable) -> dict[str, Identity]:
     owners = _match_customers(missing)
     created_customers = Customer.objects.bulk_create(
         [
-            Customer(name=author.name or author.handle, email=author.email, phone=author.phone)
+            Customer(name=(author.name or author.handle)[:200], email=author.email[:254], phone=author.phone[:40])
             for author in missing
             if author.external_id not in owners
         ]
@@ -52,11 +52,11 @@ def resolve_authors(*, network: str, authors: Iterable) -> dict[str, Identity]:
                 customer=owners[author.external_id],
                 network=network,
                 external_id=author.external_id,
-                handle=author.handle,
-                display_name=author.name,
+                handle=author.handle[:255],
+                display_name=author.name[:255],
                 followers=author.followers or 0,
                 verified=bool(author.verified),
-                profile_url=author.profile_url,
+                profile_url=author.profile_url if len(author.profile_url) <= 500 else "",
             )
             for author in missing
         ],

@@ -17,6 +17,15 @@ from inbox.services import ingest
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_BATCH = 1000
+MAX_DEPTH = 32
+
+
+def _depth(value, level: int = 1) -> int:
+    """How deeply a JSON value nests (stops counting past MAX_DEPTH)."""
+    if level > MAX_DEPTH or not isinstance(value, dict | list):
+        return level
+    children = value.values() if isinstance(value, dict) else value
+    return max((_depth(child, level + 1) for child in children), default=level)
 
 
 def error(status: int, message: str, **extra) -> JsonResponse:
@@ -48,9 +57,16 @@ def ingest_mentions(request, slug: str):
     except RequestDataTooBig:
         return error(413, f"The body is over {MAX_BODY_BYTES // (1024 * 1024)} MB; send smaller batches.")
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
+        # Strict UTF-8 first: json.loads would also take UTF-16 or let raw surrogates through.
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return error(400, "The body is not valid UTF-8.")
+    except json.JSONDecodeError as problem:
         return error(400, f"Malformed JSON: {problem}")
+    except RecursionError:
+        return error(400, f"The JSON nests deeper than {MAX_DEPTH} levels.")
+    if _depth(data) > MAX_DEPTH:
+        return error(400, f"The JSON nests deeper than {MAX_DEPTH} levels.")
 
     if isinstance(data, dict) and "mentions" in data:
         items = data["mentions"]
@@ -115,7 +131,8 @@ def message_detail(request, message_id: int):
 def _may_read(request, message: Message) -> bool:
     token = bearer_token(request)
     if token is not None:
-        return token_matches(message.channel, token)
+        # A deactivated channel's token reads nothing either (deactivating is how a leak is cut off).
+        return message.channel.is_active and token_matches(message.channel, token)
     return conversations_visible_to(request.user).filter(pk=message.conversation_id).exists()
 
 

@@ -16,6 +16,7 @@ MAX_TEXT_LENGTH = 10_000
 MAX_ID_LENGTH = 255
 MAX_NAME_LENGTH = 255
 MAX_URL_LENGTH = 1_000
+MAX_PROFILE_URL_LENGTH = 500
 MAX_FOLLOWERS = 10**12
 # A clock a little ahead on the sender's side is normal; a date days ahead is a bug.
 FUTURE_TOLERANCE = timedelta(hours=1)
@@ -140,12 +141,14 @@ def _parse_author(data: Any, errors: dict[str, str]) -> IncomingAuthor | None:
         followers=followers,
         verified=_parse_bool(data.get("verified"), "author.verified", errors, default=None),
         email=email.lower(),
-        profile_url=_parse_url(data.get("profile_url"), "author.profile_url", errors),
+        profile_url=_parse_url(
+            data.get("profile_url"), "author.profile_url", errors, max_length=MAX_PROFILE_URL_LENGTH
+        ),
     )
 
 
-def _parse_url(value: Any, name: str, errors: dict[str, str]) -> str:
-    url = clean_text(value, name, errors, max_length=MAX_URL_LENGTH)
+def _parse_url(value: Any, name: str, errors: dict[str, str], *, max_length: int = MAX_URL_LENGTH) -> str:
+    url = clean_text(value, name, errors, max_length=max_length)
     if url:
         try:
             URLValidator(schemes=["http", "https"])(url)

@@ -31,7 +31,7 @@ def conversations_visible_to(user) -> QuerySet[Conversation]:
     if is_supervisor(user):
         return Conversation.objects.all()
     # A subquery, not a join, so a conversation never appears twice and no DISTINCT is needed.
-    member_of = Queue.objects.filter(members=user).values("pk")
+    member_of = Queue.objects.filter(members=user, is_active=True).values("pk")
     return Conversation.objects.filter(Q(queue__in=member_of) | Q(assignee=user))
 
 

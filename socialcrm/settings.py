@@ -22,6 +22,8 @@ try:
     ALLOWED_HOSTS = env.read_list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", HOST])
     DATABASES = {"default": env.read_database("DATABASE_URL", default_sqlite=BASE_DIR / "db.sqlite3")}
     REDIS_URL = env.read_redis_url("REDIS_URL")
+    # Behind TLS (directly or through a proxy that sets X-Forwarded-Proto): secure cookies, HSTS.
+    HTTPS = env.read_bool("HTTPS", default=False)
 except env.ConfigError as error:
     # One line naming the variable, no traceback: an operator's typo is not a crash.
     raise SystemExit(f"socialcrm: configuration error: {error}") from None
@@ -130,6 +132,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+if HTTPS:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
+    CSRF_TRUSTED_ORIGINS = [f"https://{host}" for host in ALLOWED_HOSTS if host not in {"*"}]
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -18,10 +18,9 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 
-from inbox.connectors.polling import PollResult, html_to_text, record_poll
+from inbox.connectors.polling import PollResult, html_to_text, ingest_each_if_need_be, record_poll
 from inbox.mentions import FUTURE_TOLERANCE, IncomingAuthor, IncomingMention, network_text
 from inbox.models import Channel
-from inbox.services import ingest
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ def poll_mailbox(channel: Channel, *, connect: Callable[[Channel], imaplib.IMAP4
                 if (mention := parse_email(raw, fallback_id=f"imap-{uidvalidity}-{uid}")) is not None
             ]
             if mentions:
-                result = ingest(channel=channel, mentions=mentions)
+                result = ingest_each_if_need_be(channel, mentions)
                 accepted, duplicates = accepted + result.accepted, duplicates + result.duplicates
             channel.config.update(uidvalidity=uidvalidity, last_uid=chunk[-1])
             Channel.objects.filter(pk=channel.pk).update(config=channel.config)
@@ -89,7 +88,7 @@ def parse_email(raw: bytes, *, fallback_id: str) -> IncomingMention | None:
     except Exception:  # a malformed message must not stop the mailbox
         logger.exception("e-mail %s could not be parsed; skipped", fallback_id)
         return None
-    if not address or "@" not in address:
+    if not address or "@" not in address or len(address) > 254:
         logger.warning("e-mail %s has no sender address; skipped", fallback_id)
         return None
     return IncomingMention(

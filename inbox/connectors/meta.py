@@ -59,7 +59,7 @@ def webhook(request: HttpRequest, slug: str) -> HttpResponse:
         payload = json.loads(body)
     except ValueError:
         return _error(400, "Malformed JSON.")
-    mentions = mentions_from_delivery(payload, kind=channel.kind)
+    mentions = mentions_from_delivery(payload, kind=channel.kind, account=str(channel.config.get("page_id") or ""))
     result = ingest(channel=channel, mentions=mentions)
     return JsonResponse({"accepted": result.accepted, "duplicates": result.duplicates})
 
@@ -80,10 +80,12 @@ def signature_matches(*, body: bytes, header: str, secret: str | None) -> bool:
     return hmac.compare_digest(header.encode(), expected.encode())
 
 
-def mentions_from_delivery(payload: Any, *, kind: str) -> list[IncomingMention]:
+def mentions_from_delivery(payload: Any, *, kind: str, account: str = "") -> list[IncomingMention]:
     """The mentions in one webhook delivery for a channel of `kind` ("facebook" or "instagram").
 
     A delivery for the other object (an Instagram one on a Facebook channel, say) yields nothing.
+    With `account` (the channel's config "page_id": its Page or Instagram account id), entries of
+    other pages are dropped: one Meta app sends every subscribed page's events to one URL.
     """
     payload = as_dict(storable_json(payload))
     if payload.get("object") != OBJECT_FOR_KIND.get(kind):
@@ -93,6 +95,8 @@ def mentions_from_delivery(payload: Any, *, kind: str) -> list[IncomingMention]:
     now = timezone.now()
     mentions = []
     for entry in map(as_dict, as_list(payload.get("entry"))):
+        if account and str(entry.get("id")) != account:
+            continue
         events = [(_message, event) for event in as_list(entry.get("messaging"))]
         events += [(map_change, c) for c in as_list(entry.get("changes")) if as_dict(c).get("field") == wanted_field]
         for mapper, event in events:

@@ -5,11 +5,13 @@ import logging
 import re
 from dataclasses import dataclass
 
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.html import strip_tags
 
-from inbox.mentions import network_text
+from inbox.mentions import IncomingMention, network_text
 from inbox.models import Channel
+from inbox.services import IngestResult, ingest
 
 logger = logging.getLogger(__name__)
 
@@ -36,3 +38,24 @@ def html_to_text(markup: str) -> str:
     """HTML as plain text: tags dropped, entities decoded, white space folded."""
     text = html.unescape(strip_tags(network_text(markup, max_length=200_000)))
     return re.sub(r"[ \t\r\f\v]+", " ", re.sub(r"\n\s*\n+", "\n\n", text)).strip()
+
+
+def ingest_each_if_need_be(channel: Channel, mentions: list[IncomingMention]) -> IngestResult:
+    """Ingest the batch; if the database refuses it, ingest one by one and skip (and log) the ones it refuses.
+
+    A polled source offers the same items again on every poll, so one unstorable item must not
+    stop its channel for good.
+    """
+    try:
+        return ingest(channel=channel, mentions=mentions)
+    except DatabaseError:
+        logger.exception("channel %s: a batch of %d was refused; storing one by one", channel.slug, len(mentions))
+    stored = []
+    for mention in mentions:
+        try:
+            stored += ingest(channel=channel, mentions=[mention]).messages
+        except DatabaseError:
+            logger.exception(
+                "channel %s: skipped item %s, which the database refused", channel.slug, mention.external_id
+            )
+    return IngestResult(stored)

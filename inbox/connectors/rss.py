@@ -6,6 +6,7 @@ entries seen before are duplicates for ingest, so only new ones are stored.
 """
 
 import logging
+import time
 from calendar import timegm
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -14,15 +15,16 @@ import feedparser
 import httpx
 from django.utils import timezone
 
-from inbox.connectors.polling import PollResult, html_to_text, record_poll
+from inbox.connectors.polling import PollResult, html_to_text, ingest_each_if_need_be, record_poll
 from inbox.mentions import FUTURE_TOLERANCE, IncomingAuthor, IncomingMention, network_text
 from inbox.models import Channel
-from inbox.services import ingest
 
 logger = logging.getLogger(__name__)
 
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 MAX_FEED_BYTES = 10 * 1024 * 1024
+MAX_ENTRIES = 500
+MAX_FETCH_SECONDS = 60
 DEFAULT_POLL_SECONDS = 300
 USER_AGENT = "socialcrm-feed-poller/1 (+https://github.com/socialcrm)"
 
@@ -45,34 +47,63 @@ def poll_feed(channel: Channel, *, client: httpx.Client | None = None) -> PollRe
         headers["If-None-Match"] = channel.config["etag"]
     if channel.config.get("last_modified"):
         headers["If-Modified-Since"] = channel.config["last_modified"]
+    # Claim this poll first, so beat does not queue another while a slow feed is being read.
+    channel.config["last_polled_at"] = timezone.now().isoformat()
+    Channel.objects.filter(pk=channel.pk).update(config=channel.config)
     owns_client = client is None
-    client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=True, max_redirects=5)
+    # No redirects: a feed that moves is reported, never followed to wherever it points
+    # (an internal address, say).
+    client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
     try:
-        response = client.get(url, headers=headers)
+        status, response_headers, content = _fetch(client, url, headers=headers)
     except httpx.HTTPError as problem:
         return record_poll(
             channel, PollResult("error", error=f"Could not fetch the feed: {problem.__class__.__name__}")
         )
+    except FeedTooBig as problem:
+        return record_poll(channel, PollResult("error", error=str(problem)))
     finally:
         if owns_client:
             client.close()
-    if response.status_code == 304:
+    if status == 304:
         return record_poll(channel, PollResult("not_modified"))
-    if response.status_code != 200:
-        return record_poll(channel, PollResult("error", error=f"The feed answered HTTP {response.status_code}."))
-    if len(response.content) > MAX_FEED_BYTES:
-        return record_poll(channel, PollResult("error", error="The feed is over 10 MB."))
-    feed = feedparser.parse(response.content)
+    if status in {301, 302, 303, 307, 308}:
+        moved_to = network_text(response_headers.get("Location", ""), max_length=200)
+        return record_poll(
+            channel, PollResult("error", error=f"The feed moved ({status}) to {moved_to}; update feed_url.")
+        )
+    if status != 200:
+        return record_poll(channel, PollResult("error", error=f"The feed answered HTTP {status}."))
+    feed = feedparser.parse(content)
     if not feed.version and not feed.entries:
         return record_poll(channel, PollResult("error", error="The feed is not valid RSS or Atom."))
     mentions = entries_to_mentions(feed.entries, source=urlsplit(url).hostname or "feed")
-    result = ingest(channel=channel, mentions=mentions) if mentions else None
-    channel.config["etag"] = response.headers.get("ETag", "")
-    channel.config["last_modified"] = response.headers.get("Last-Modified", "")
+    result = ingest_each_if_need_be(channel, mentions[:MAX_ENTRIES]) if mentions else None
+    channel.config["etag"] = response_headers.get("ETag", "")
+    channel.config["last_modified"] = response_headers.get("Last-Modified", "")
     return record_poll(
         channel,
         PollResult("fetched", result.accepted if result else 0, result.duplicates if result else 0),
     )
+
+
+class FeedTooBig(Exception):
+    """The feed is over the size or time a poll may spend on it."""
+
+
+def _fetch(client: httpx.Client, url: str, *, headers: dict) -> tuple[int, httpx.Headers, bytes]:
+    """GET the feed, reading at most MAX_FEED_BYTES (after decompression) within MAX_FETCH_SECONDS."""
+    deadline = time.monotonic() + MAX_FETCH_SECONDS
+    with client.stream("GET", url, headers=headers) as response:
+        chunks, size = [], 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > MAX_FEED_BYTES:
+                raise FeedTooBig("The feed is over 10 MB.")
+            if time.monotonic() > deadline:
+                raise FeedTooBig(f"The feed took over {MAX_FETCH_SECONDS} s to read.")
+            chunks.append(chunk)
+        return response.status_code, response.headers, b"".join(chunks)
 
 
 def entries_to_mentions(entries: list, *, source: str) -> list[IncomingMention]:
@@ -99,7 +130,7 @@ def entries_to_mentions(entries: list, *, source: str) -> list[IncomingMention]:
                 author=IncomingAuthor(
                     external_id=f"{source}/{author_name}"[:255],
                     name=author_name,
-                    profile_url=profile if _is_http(profile) else "",
+                    profile_url=profile if _is_http(profile) and len(profile) <= 500 else "",
                 ),
                 url=link[:1000] if _is_http(link) else "",
                 posted_at=_entry_time(entry, now=now),

@@ -35,6 +35,7 @@ from inbox.services import ingest
 logger = logging.getLogger(__name__)
 
 SCREEN_NAME = re.compile(r"^[A-Za-z0-9_]{1,15}$")
+CRC_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{1,128}")
 CREATED_AT_FORMAT = "%a %b %d %H:%M:%S %z %Y"  # "Wed Oct 10 20:19:24 +0000 2018"
 
 
@@ -49,8 +50,11 @@ def webhook(request: HttpRequest, slug: str) -> HttpResponse:
     consumer_secret = secret(channel, "consumer_secret")
     if request.method == "GET":
         crc_token = request.GET.get("crc_token", "")
-        if not crc_token:
-            return _error(400, "Missing crc_token: X sends one to check this webhook.")
+        # The answer is an HMAC under the same key as delivery signatures, so answering any string
+        # would sign a forged delivery for whoever asks. X's tokens are short base64 text; a JSON
+        # body never is.
+        if not CRC_TOKEN.fullmatch(crc_token):
+            return _error(400, "Missing or malformed crc_token: X sends a short base64 token to check this webhook.")
         if consumer_secret is None:
             return _error(403, "The channel has no consumer_secret to answer the CRC check with.")
         return JsonResponse(
@@ -64,6 +68,10 @@ def webhook(request: HttpRequest, slug: str) -> HttpResponse:
         payload = json.loads(body)
     except ValueError:
         return _error(400, "Malformed JSON.")
+    account = str(channel.config.get("user_id") or "")
+    if account and str(as_dict(payload).get("for_user_id")) != account:
+        # One X app sends every subscribed account's events to one URL: keep only this channel's.
+        return JsonResponse({"accepted": 0, "duplicates": 0, "ignored": "another account's events"})
     result = ingest(channel=channel, mentions=mentions_from_activity(payload))
     return JsonResponse({"accepted": result.accepted, "duplicates": result.duplicates})
 

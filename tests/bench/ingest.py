@@ -29,7 +29,7 @@ def throughput(token: str, *, label: str, batch: int, requests: int, clients: in
         bodies = []
         for request_number in range(requests // clients):
             first = (client_number * (requests // clients) + request_number) * batch
-            items = [mention(f"{label}-{n}", n) for n in range(first, first + batch)]
+            items = [mention(f"{label}-{clients}-{n}", n) for n in range(first, first + batch)]
             bodies.append(json.dumps({"mentions": items} if batch > 1 else items[0]).encode())
         shares.append(bodies)
 
@@ -99,8 +99,11 @@ def main() -> None:
         token = add_channel()
         print("Ingest throughput through POST /api/v1/channels/<slug>/mentions:")
         throughput(token, label="warm-up", batch=100, requests=20, clients=2)
+        throughput(token, label="single", batch=1, requests=1000, clients=1)
         throughput(token, label="single", batch=1, requests=2000, clients=8)
+        throughput(token, label="batch of 100", batch=100, requests=100, clients=1)
         throughput(token, label="batch of 100", batch=100, requests=100, clients=4)
+        throughput(token, label="batch of 1000", batch=1000, requests=20, clients=1)
         throughput(token, label="batch of 1000", batch=1000, requests=20, clients=2)
         print("Latency from 202 to processed (triage task ran) at a steady 200 mentions/s (batches of 10) for 30 s:")
         p50, p95, worst = steady_latency(token, rate=200, seconds=30)

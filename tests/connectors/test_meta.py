@@ -326,3 +326,14 @@ class TestParsing:
         assert response.json() == {"accepted": 2, "duplicates": 0}
         message = Message.objects.select_related("author").get(external_id=POST_ID)
         assert (message.text, message.author.display_name) == ("No signal", "Dana?")
+
+
+def test_entries_of_another_page_on_the_same_app_are_dropped(client, facebook_page):
+    page_id = json.loads(fixture("page_posts"))["entry"][0]["id"]
+    facebook_page.config = {"page_id": "another-page"}
+    facebook_page.save()
+    assert deliver(client, facebook_page, fixture("page_posts")).json()["accepted"] == 0
+
+    facebook_page.config = {"page_id": page_id}
+    facebook_page.save()
+    assert deliver(client, facebook_page, fixture("page_posts")).json()["accepted"] > 0

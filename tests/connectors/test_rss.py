@@ -135,3 +135,25 @@ def test_only_configured_feeds_that_are_due_get_polled(forum, monkeypatch):
     forum.config["last_polled_at"] = "2999-01-01T00:00:00+00:00"
     Channel.objects.filter(pk=forum.pk).update(config=forum.config)
     assert poll_due_channels() == 0
+
+
+def test_a_moved_feed_is_reported_not_followed(forum):
+    requests = []
+
+    def moved(request):
+        requests.append(request)
+        return httpx.Response(302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
+
+    result = poll_feed(forum, client=httpx.Client(transport=httpx.MockTransport(moved)))
+
+    assert result.status == "error" and "moved (302)" in result.error and "update feed_url" in result.error
+    assert len(requests) == 1
+
+
+def test_a_feed_over_10_mb_is_refused_without_storing_anything(forum, monkeypatch):
+    monkeypatch.setattr("inbox.connectors.rss.MAX_FEED_BYTES", 1000)
+
+    result = poll_feed(forum, client=RecordedFeed("forum.xml").client())
+
+    assert result.status == "error" and "over 10 MB" in result.error
+    assert not Message.objects.exists()

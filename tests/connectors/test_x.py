@@ -65,6 +65,14 @@ class TestCrcCheck:
         assert response.status_code == 400
         assert "crc_token" in response.json()["error"]
 
+    def test_the_crc_check_cannot_be_used_to_sign_a_forged_delivery(self, client, x_account):
+        forged = json.dumps({"for_user_id": "1", "tweet_create_events": []})
+
+        answer = client.get("/webhooks/x/kestrel-x", {"crc_token": forged})
+
+        assert answer.status_code == 400
+        assert "response_token" not in answer.json()
+
     def test_a_channel_without_a_consumer_secret_is_403(self, client, x_account):
         x_account.secrets = {}
         x_account.save()
@@ -258,3 +266,14 @@ class TestParsing:
     @pytest.mark.parametrize("junk", [None, [], "x", {"tweet_create_events": {}}, {"direct_message_events": [1]}])
     def test_a_delivery_of_the_wrong_shape_yields_nothing(self, junk):
         assert mentions_from_activity(junk) == []
+
+
+def test_a_delivery_for_another_account_on_the_same_app_is_ignored(client, x_account):
+    x_account.config = {"user_id": "999999"}
+    x_account.save()
+
+    response = deliver(client, x_account, fixture("tweet_create_events"))
+
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 0
+    assert nothing_stored()

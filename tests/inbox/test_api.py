@@ -265,3 +265,36 @@ def test_a_nul_character_in_a_field_nobody_reads_is_dropped_from_the_kept_payloa
 
     assert response.status_code == 202
     assert Message.objects.get().raw_payload["source"] == {"app": "crawlerv2"}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[" * 100_000, "nests deeper"),
+        (json.dumps({**MENTION, "extra": json.loads("[" * 40 + "]" * 40)}), "nests deeper"),
+        (json.dumps(MENTION).encode("utf-16"), "not valid UTF-8"),
+        (b'{"external_id": "t1", "text": "\xed\xa0\x80", "author": {"external_id": "u1"}}', "not valid UTF-8"),
+    ],
+)
+def test_deep_nesting_and_bodies_that_are_not_utf8_are_refused(client, token, body, message):
+    response = post(client, body, token=token)
+
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    assert nothing_stored()
+
+
+def test_a_long_author_name_is_stored_cut_to_fit(client, token):
+    response = post(client, {**MENTION, "author": {"external_id": "u1", "name": "N" * 255}}, token=token)
+
+    assert response.status_code == 202
+    assert len(Customer.objects.get().name) == 200
+
+
+def test_a_deactivated_channels_token_reads_nothing(client, token, django_capture_on_commit_callbacks):
+    message_id = post(client, MENTION, token=token).json()["messages"][0]["id"]
+    Channel.objects.filter(slug="hook").update(is_active=False)
+
+    response = client.get(f"/api/v1/messages/{message_id}", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 404

@@ -158,3 +158,13 @@ def test_the_inbox_makes_a_bounded_number_of_queries(agent_client, django_assert
         agent_client.get(INBOX)
     with django_assert_max_num_queries(14):
         agent_client.get(conversation_url(conversation))
+
+
+@pytest.mark.django_db
+def test_membership_of_a_deactivated_queue_grants_nothing(agent_client):
+    from triage.models import Queue
+
+    conversation = make_conversation("service", text="Old team's case")
+    Queue.objects.filter(slug="service").update(is_active=False)
+
+    assert agent_client.get(conversation_url(conversation)).status_code == 404
