@@ -4,8 +4,10 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from django.db.models import Q
+from django.utils import timezone
 
 from customers.models import Customer, Identity
+from socialcrm.db import update_rows
 
 # How an author is looked up: (network, external id).
 AuthorKey = tuple[str, str]
@@ -104,16 +106,23 @@ def _match_customers(authors: list) -> dict[str, Customer]:
 
 
 def _refresh_profiles(identities: dict[str, Identity], latest: dict) -> None:
-    changed = []
+    changed, now = [], timezone.now()
     for external_id, identity in identities.items():
         author = latest[external_id]
-        before = (identity.handle, identity.display_name, identity.followers, identity.verified)
+        before = (identity.handle, identity.display_name, identity.followers, identity.verified, identity.profile_url)
         identity.handle = author.handle or identity.handle
         identity.display_name = author.name or identity.display_name
         identity.followers = identity.followers if author.followers is None else author.followers
         identity.verified = identity.verified if author.verified is None else author.verified
         identity.profile_url = author.profile_url or identity.profile_url
-        if before != (identity.handle, identity.display_name, identity.followers, identity.verified):
+        if before != (
+            identity.handle,
+            identity.display_name,
+            identity.followers,
+            identity.verified,
+            identity.profile_url,
+        ):
+            identity.updated_at = now
             changed.append(identity)
     if changed:
-        Identity.objects.bulk_update(changed, ["handle", "display_name", "followers", "verified", "profile_url"])
+        update_rows(changed, ["handle", "display_name", "followers", "verified", "profile_url", "updated_at"])
