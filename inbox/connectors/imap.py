@@ -24,7 +24,8 @@ from inbox.models import Channel
 
 logger = logging.getLogger(__name__)
 
-FETCH_CHUNK = 50
+FETCH_CHUNK = 20
+MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 TIMEOUT_SECONDS = 30
 MAX_RAW_CHARS = 1_000_000
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
@@ -51,7 +52,8 @@ def poll_mailbox(channel: Channel, *, connect: Callable[[Channel], imaplib.IMAP4
         uids = sorted(uid for uid in (int(x) for x in (found[0] or b"").split()) if uid > last_uid)
         for start in range(0, len(uids), FETCH_CHUNK):
             chunk = uids[start : start + FETCH_CHUNK]
-            _, data = imap.uid("FETCH", ",".join(map(str, chunk)), "(UID RFC822)")
+            wanted = _small_enough(imap, chunk, channel=channel)
+            _, data = imap.uid("FETCH", ",".join(map(str, wanted)), "(UID RFC822)") if wanted else ("OK", [])
             mentions = [
                 mention
                 for uid, raw in _fetched(data)
@@ -126,6 +128,21 @@ def _date(header) -> datetime | None:
         moment = moment.replace(tzinfo=UTC)
     now = timezone.now()
     return now if moment > now + FUTURE_TOLERANCE else moment
+
+
+def _small_enough(imap: imaplib.IMAP4, uids: list[int], *, channel: Channel) -> list[int]:
+    """The UIDs whose messages are at most MAX_MESSAGE_BYTES, asked of the server before fetching them."""
+    _, data = imap.uid("FETCH", ",".join(map(str, uids)), "(UID RFC822.SIZE)")
+    sizes = {}
+    for item in data:
+        line = item[0] if isinstance(item, tuple) else item
+        uid, size = re.search(rb"UID (\d+)", line or b""), re.search(rb"RFC822\.SIZE (\d+)", line or b"")
+        if uid and size:
+            sizes[int(uid.group(1))] = int(size.group(1))
+    for uid in uids:
+        if sizes.get(uid, 0) > MAX_MESSAGE_BYTES:
+            logger.warning("channel %s: skipped e-mail UID %s of %s bytes (over 10 MB)", channel.slug, uid, sizes[uid])
+    return [uid for uid in uids if sizes.get(uid, 0) <= MAX_MESSAGE_BYTES]
 
 
 def _fetched(data: list) -> list[tuple[int, bytes]]:

@@ -20,6 +20,7 @@ class RecordedMailbox:
 
     def __init__(self, messages: dict[int, bytes], *, uidvalidity: int = 7):
         self.messages, self.uidvalidity = messages, uidvalidity
+        self.sizes: dict[int, int] = {}  # what the server claims, where it differs from the real size
         self.fetched: list[str] = []
         self.logged_out = False
 
@@ -35,6 +36,9 @@ class RecordedMailbox:
             # As real servers do, "n:*" also returns the highest UID when it is below n.
             uids = [uid for uid in sorted(self.messages) if uid >= first] or sorted(self.messages)[-1:]
             return "OK", [" ".join(map(str, uids)).encode()]
+        if command == "FETCH" and args[1] == "(UID RFC822.SIZE)":
+            sizes = {uid: self.sizes.get(uid, len(self.messages[uid])) for uid in map(int, args[0].split(","))}
+            return "OK", [f"{uid} (UID {uid} RFC822.SIZE {size})".encode() for uid, size in sizes.items()]
         if command == "FETCH":
             self.fetched.append(args[0])
             data = []
@@ -128,3 +132,15 @@ def test_a_failed_login_is_recorded(support):
 def test_garbage_bytes_do_not_break_parsing():
     mention = parse_email(b"From: x@y.example\r\nMessage-ID: <a@b>\r\n\r\n\x00\xff\xfe body", fallback_id="imap-1-1")
     assert mention is not None and "\x00" not in mention.text
+
+
+def test_a_message_over_10_mb_is_skipped_without_fetching_it(support):
+    mailbox = RecordedMailbox({101: eml("question.eml"), 102: eml("reply.eml")})
+    mailbox.sizes[101] = 60 * 1024 * 1024
+
+    result = poll_mailbox(support, connect=lambda channel: mailbox)
+
+    assert mailbox.fetched == ["102"]
+    assert result.accepted == 1
+    support.refresh_from_db()
+    assert support.config["last_uid"] == 102  # and it is not asked for again
