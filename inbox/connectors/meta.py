@@ -16,7 +16,6 @@ is logged and skipped. Each mention keeps its own event (the change or messaging
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 from datetime import datetime
@@ -28,7 +27,18 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from inbox.connectors.webhooks import Unmappable, as_dict, as_list, epoch, external_id, mention_text, secret
+from inbox.connectors.webhooks import (
+    Unmappable,
+    as_dict,
+    as_list,
+    epoch,
+    error,
+    external_id,
+    ingested,
+    mention_text,
+    secret,
+    signed_json,
+)
 from inbox.mentions import MAX_NAME_LENGTH, MAX_URL_LENGTH, IncomingAuthor, IncomingMention, storable_json
 from inbox.models import Channel
 from inbox.services import ingest
@@ -48,20 +58,16 @@ def webhook(request: HttpRequest, slug: str) -> HttpResponse:
     """Answer Meta's subscription handshake (GET) or store a signed delivery (POST) for one channel."""
     channel = Channel.objects.filter(slug=slug, is_active=True, kind__in=OBJECT_FOR_KIND).first()
     if channel is None:
-        return _error(404, "No active Facebook or Instagram channel with that slug.")
+        return error(404, "No active Facebook or Instagram channel with that slug.")
     if request.method == "GET":
         return _handshake(request, channel)
-    body, header = request.body, request.headers.get("X-Hub-Signature-256", "")  # over 5 MB: Django answers 400
-    if not signature_matches(body=body, header=header, secret=secret(channel, "app_secret")):
-        logger.warning("meta channel %s: refused a delivery with a missing or wrong signature", channel.slug)
-        return _error(403, "Missing or wrong X-Hub-Signature-256 (or the channel has no app_secret).")
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return _error(400, "Malformed JSON.")
+    payload = signed_json(
+        request, channel=channel, header="X-Hub-Signature-256", matches=signature_matches, key_name="app_secret"
+    )
+    if isinstance(payload, JsonResponse):
+        return payload
     mentions = mentions_from_delivery(payload, kind=channel.kind, account=str(channel.config.get("page_id") or ""))
-    result = ingest(channel=channel, mentions=mentions)
-    return JsonResponse({"accepted": result.accepted, "duplicates": result.duplicates})
+    return ingested(ingest(channel=channel, mentions=mentions))
 
 
 def _handshake(request: HttpRequest, channel: Channel) -> HttpResponse:
@@ -69,7 +75,7 @@ def _handshake(request: HttpRequest, channel: Channel) -> HttpResponse:
     expected = secret(channel, "verify_token")
     if mode == "subscribe" and challenge and expected and hmac.compare_digest(token.encode(), expected.encode()):
         return HttpResponse(challenge, content_type="text/plain")
-    return _error(403, "Verification failed: wrong hub.mode or hub.verify_token, or no verify_token is set.")
+    return error(403, "Verification failed: wrong hub.mode or hub.verify_token, or no verify_token is set.")
 
 
 def signature_matches(*, body: bytes, header: str, secret: str | None) -> bool:
@@ -177,7 +183,3 @@ def _ours(author_id: Any, entry: dict) -> bool:
 def _describe(kinds: list[str]) -> str:
     """What stands for attachments without text: "[image attachment]", "[image, video attachments]"."""
     return f"[{', '.join(dict.fromkeys(kinds))} attachment{'s' if len(kinds) > 1 else ''}]" if kinds else ""
-
-
-def _error(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)

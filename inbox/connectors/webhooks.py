@@ -1,10 +1,45 @@
 """What the webhook connectors (Meta, X) share: reading ids, times and text out of untrusted events."""
 
+import json
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from django.http import HttpRequest, JsonResponse
+
 from inbox.mentions import FUTURE_TOLERANCE, MAX_ID_LENGTH, MAX_TEXT_LENGTH, clean_text
 from inbox.models import Channel
+from inbox.services import IngestResult
+
+logger = logging.getLogger(__name__)
+
+
+def signed_json(
+    request: HttpRequest, *, channel: Channel, header: str, matches: Callable[..., bool], key_name: str
+) -> Any | JsonResponse:
+    """The delivery's JSON once its signature checks out, else the error response to send (403 or 400).
+
+    The signature is checked on the raw bytes before anything is parsed.
+    """
+    body = request.body  # over 5 MB: Django answers 400
+    if not matches(body=body, header=request.headers.get(header, ""), secret=secret(channel, key_name)):
+        logger.warning(
+            "%s channel %s: refused a delivery with a missing or wrong signature", channel.kind, channel.slug
+        )
+        return error(403, f"Missing or wrong {header} (or the channel has no {key_name}).")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return error(400, "Malformed JSON.")
+
+
+def ingested(result: IngestResult) -> JsonResponse:
+    return JsonResponse({"accepted": result.accepted, "duplicates": result.duplicates})
+
+
+def error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
 
 
 class Unmappable(Exception):

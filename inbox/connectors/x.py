@@ -15,7 +15,6 @@ characters, and unmappable events are logged and skipped as for Meta (see inbox.
 import base64
 import hashlib
 import hmac
-import json
 import logging
 import re
 from datetime import datetime
@@ -27,7 +26,18 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from inbox.connectors.meta import Unmappable, as_dict, as_list, epoch, external_id, mention_text, secret
+from inbox.connectors.webhooks import (
+    Unmappable,
+    as_dict,
+    as_list,
+    epoch,
+    error,
+    external_id,
+    ingested,
+    mention_text,
+    secret,
+    signed_json,
+)
 from inbox.mentions import MAX_FOLLOWERS, MAX_NAME_LENGTH, IncomingAuthor, IncomingMention, storable_json
 from inbox.models import Channel
 from inbox.services import ingest
@@ -46,7 +56,7 @@ def webhook(request: HttpRequest, slug: str) -> HttpResponse:
     """Answer X's CRC check (GET) or store a signed activity delivery (POST) for one channel."""
     channel = Channel.objects.filter(slug=slug, is_active=True, kind=Channel.Kind.X).first()
     if channel is None:
-        return _error(404, "No active X channel with that slug.")
+        return error(404, "No active X channel with that slug.")
     consumer_secret = secret(channel, "consumer_secret")
     if request.method == "GET":
         crc_token = request.GET.get("crc_token", "")
@@ -54,26 +64,26 @@ def webhook(request: HttpRequest, slug: str) -> HttpResponse:
         # would sign a forged delivery for whoever asks. X's tokens are short base64 text; a JSON
         # body never is.
         if not CRC_TOKEN.fullmatch(crc_token):
-            return _error(400, "Missing or malformed crc_token: X sends a short base64 token to check this webhook.")
+            return error(400, "Missing or malformed crc_token: X sends a short base64 token to check this webhook.")
         if consumer_secret is None:
-            return _error(403, "The channel has no consumer_secret to answer the CRC check with.")
+            return error(403, "The channel has no consumer_secret to answer the CRC check with.")
         return JsonResponse(
             {"response_token": crc_response_token(crc_token=crc_token, consumer_secret=consumer_secret)}
         )
-    body, header = request.body, request.headers.get("x-twitter-webhooks-signature", "")
-    if not signature_matches(body=body, header=header, secret=consumer_secret):
-        logger.warning("x channel %s: refused a delivery with a missing or wrong signature", channel.slug)
-        return _error(403, "Missing or wrong x-twitter-webhooks-signature (or the channel has no consumer_secret).")
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return _error(400, "Malformed JSON.")
+    payload = signed_json(
+        request,
+        channel=channel,
+        header="x-twitter-webhooks-signature",
+        matches=signature_matches,
+        key_name="consumer_secret",
+    )
+    if isinstance(payload, JsonResponse):
+        return payload
     account = str(channel.config.get("user_id") or "")
     if account and str(as_dict(payload).get("for_user_id")) != account:
         # One X app sends every subscribed account's events to one URL: keep only this channel's.
         return JsonResponse({"accepted": 0, "duplicates": 0, "ignored": "another account's events"})
-    result = ingest(channel=channel, mentions=mentions_from_activity(payload))
-    return JsonResponse({"accepted": result.accepted, "duplicates": result.duplicates})
+    return ingested(ingest(channel=channel, mentions=mentions_from_activity(payload)))
 
 
 def crc_response_token(*, crc_token: str, consumer_secret: str) -> str:
@@ -172,7 +182,3 @@ def _created_at(value: Any, *, now: datetime) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return epoch(int(moment.timestamp()), now=now)
-
-
-def _error(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
