@@ -99,7 +99,11 @@ def ingest(*, channel: Channel, mentions: Sequence[IncomingMention]) -> IngestRe
             .select_for_update(of=("self",))
             .get(pk=channel.pk)
         )
-        unique = list({m.external_id: m for m in reversed(mentions)}.values())[::-1]  # first copy wins
+        unique, first_seen = [], set()
+        for mention in mentions:  # the first copy of each external id wins, in the order sent
+            if mention.external_id not in first_seen:
+                first_seen.add(mention.external_id)
+                unique.append(mention)
         known = {
             external_id: (pk, conversation_id)
             for external_id, pk, conversation_id in Message.objects.filter(

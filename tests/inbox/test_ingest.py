@@ -213,3 +213,16 @@ def test_an_author_described_twice_in_a_batch_keeps_what_either_said(channel):
 
     identity = Identity.objects.get()
     assert (identity.handle, identity.display_name, identity.followers) == ("@dana", "Dana Scully", 50)
+
+
+def test_a_reply_sent_after_a_repeated_parent_in_one_batch_still_threads(channel):
+    ingest(
+        channel=channel,
+        mentions=[
+            mention("parent", author="u1"),
+            mention("reply", author="u2", in_reply_to="parent"),
+            mention("parent", author="u1"),  # the platform repeated the parent later in the batch
+        ],
+    )
+
+    assert Conversation.objects.count() == 1
