@@ -4,6 +4,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from inbox.connectors import imap, rss
+from inbox.connectors.polling import is_due
 from inbox.models import Channel
 
 
@@ -26,7 +27,7 @@ def poll_due_channels() -> int:
     due = 0
     for channel in Channel.objects.filter(is_active=True, kind__in=[Channel.Kind.RSS, Channel.Kind.EMAIL]):
         configured = channel.config.get("feed_url" if channel.kind == Channel.Kind.RSS else "host")
-        if configured and rss.is_due(channel, now=now):
+        if configured and is_due(channel, now=now):
             (poll_feed if channel.kind == Channel.Kind.RSS else poll_mailbox).delay(channel.pk)
             due += 1
     return due

@@ -4,6 +4,7 @@ import html
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import DatabaseError
 from django.utils import timezone
@@ -16,12 +17,24 @@ from inbox.services import IngestResult, ingest
 logger = logging.getLogger(__name__)
 
 
+DEFAULT_POLL_SECONDS = 300
+
+
 @dataclass(frozen=True)
 class PollResult:
     status: str  # "fetched", "not_modified" or "error"
     accepted: int = 0
     duplicates: int = 0
     error: str = ""
+
+
+def is_due(channel: Channel, *, now: datetime) -> bool:
+    """Whether the channel's poll interval (config "poll_seconds", default 300) has passed since its last poll."""
+    last = channel.config.get("last_polled_at")
+    if not last:
+        return True
+    interval = int(channel.config.get("poll_seconds") or DEFAULT_POLL_SECONDS)
+    return (now - datetime.fromisoformat(last)).total_seconds() >= interval
 
 
 def record_poll(channel: Channel, result: PollResult) -> PollResult:

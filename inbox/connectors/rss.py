@@ -25,16 +25,7 @@ TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 MAX_FEED_BYTES = 10 * 1024 * 1024
 MAX_ENTRIES = 500
 MAX_FETCH_SECONDS = 60
-DEFAULT_POLL_SECONDS = 300
 USER_AGENT = "socialcrm-feed-poller/1 (+https://github.com/socialcrm)"
-
-
-def is_due(channel: Channel, *, now: datetime) -> bool:
-    last = channel.config.get("last_polled_at")
-    if not last:
-        return True
-    interval = int(channel.config.get("poll_seconds") or DEFAULT_POLL_SECONDS)
-    return (now - datetime.fromisoformat(last)).total_seconds() >= interval
 
 
 def poll_feed(channel: Channel, *, client: httpx.Client | None = None) -> PollResult:
