@@ -11,8 +11,10 @@ class SocialcrmConfig(AppConfig):
         post_migrate.connect(_sync_roles, sender=self)
 
 
-def _sync_roles(sender, apps, **kwargs) -> None:
-    # Models added after the roles migration get their permissions granted here.
+def _sync_roles(sender, apps=None, **kwargs) -> None:
+    # Models added after the roles migration get their permissions granted here. (A flush sends no apps.)
+    from django.apps import apps as installed_apps
+
     from socialcrm.roles import sync_role_groups
 
-    sync_role_groups(apps)
+    sync_role_groups(apps or installed_apps)

@@ -8,6 +8,8 @@ SQLite, the in-memory channel layer and Celery tasks executed in-process.
 import sys
 from pathlib import Path
 
+from celery.schedules import crontab
+
 from socialcrm import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -184,6 +186,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-lost-messages": {"task": "triage.tasks.sweep_lost_messages", "schedule": 60.0},
     "poll-feeds-and-mailboxes": {"task": "inbox.tasks.poll_due_channels", "schedule": 60.0},
+    "retrain-classifiers-nightly": {
+        "task": "triage.tasks.retrain_classifiers",
+        "schedule": crontab(hour=3, minute=17),
+        "kwargs": {"reason": "nightly"},
+    },
 }
 CELERY_TIMEZONE = TIME_ZONE
 

@@ -16,16 +16,18 @@ from triage.models import Queue
 
 _numbers = itertools.count(1)
 _default_queues = importlib.import_module("triage.migrations.0002_default_queues")
+_default_rules = importlib.import_module("triage.migrations.0004_default_rules")
 PASSWORD = "a-Long-test-passw0rd"
 
 
 def ensure_migrated_data() -> None:
-    """Recreate what the data migrations make (role groups, default queues).
+    """Recreate what the data migrations make (role groups, default queues and routing rules).
 
     Transactional tests flush the database afterwards, taking that data with it.
     """
     sync_role_groups(apps)
     _default_queues.create_default_queues(apps, None)
+    _default_rules.create_default_rules(apps, None)
 
 
 def make_user(username: str | None = None, *, role: str = "agent", queues: tuple[str, ...] = ()):

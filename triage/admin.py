@@ -1,7 +1,27 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
-from triage.models import ClassifierVersion, Correction, Queue, RoutingRule, SlaPolicy, TriageDecision
+from customers.models import Network, Tier
+from triage.classifiers import ArtifactError
+from triage.learning import activate_version, load_version
+from triage.models import (
+    ClassifierVersion,
+    Correction,
+    Queue,
+    RoutingRule,
+    SlaPolicy,
+    TriageDecision,
+    TriageSettings,
+)
+from triage.pipeline import Item, decide
+from triage.routing import compile_pattern
+from triage.signals import Author
+from triage.tasks import retrain_classifiers
 
 
 @admin.register(SlaPolicy)
@@ -29,25 +49,86 @@ class QueueAdmin(admin.ModelAdmin):
         return queue._members
 
 
+class RoutingRuleForm(forms.ModelForm):
+    class Meta:
+        model = RoutingRule
+        fields = "__all__"  # noqa: DJ007 - the admin's fieldsets choose and order them
+
+    def clean_pattern(self) -> str:
+        pattern = self.cleaned_data["pattern"]
+        if pattern:
+            try:
+                compile_pattern(pattern)
+            except ValueError as problem:
+                raise forms.ValidationError(str(problem)) from problem
+        return pattern
+
+    def clean_language(self) -> str:
+        language = self.cleaned_data["language"].strip().lower()
+        if language and not (len(language) == 2 and language.isascii() and language.isalpha()):
+            raise forms.ValidationError("Use a two-letter ISO 639-1 code, e.g. 'en' or 'es'.")
+        return language
+
+    def clean(self):
+        cleaned = super().clean()
+        actions = ("set_queue", "set_priority", "add_labels", "assign_to")
+        if not any(cleaned.get(name) not in (None, "") for name in actions) and not cleaned.get("stop_processing"):
+            raise forms.ValidationError(
+                "A rule needs at least one action: a queue, a priority, labels, an agent or stop."
+            )
+        return cleaned
+
+
+class TryRulesForm(forms.Form):
+    texts = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 90, "placeholder": "One message per line"}),
+        max_length=100_000,
+        help_text="One message per line, up to 200 lines.",
+    )
+    network = forms.ChoiceField(choices=[("", "Any network"), *Network.choices], required=False)
+    followers = forms.IntegerField(min_value=0, max_value=10**12, required=False, initial=0)
+    verified = forms.BooleanField(required=False)
+    tier = forms.ChoiceField(choices=[("", "Unknown"), *Tier.choices], required=False)
+    private = forms.BooleanField(required=False, label="Private message")
+
+    def clean_texts(self) -> list[str]:
+        lines = [line.strip() for line in self.cleaned_data["texts"].splitlines() if line.strip()]
+        if not lines:
+            raise forms.ValidationError("Paste at least one message.")
+        if len(lines) > 200:
+            raise forms.ValidationError(f"At most 200 messages at a time (got {len(lines)}).")
+        return lines
+
+
 @admin.register(RoutingRule)
 class RoutingRuleAdmin(admin.ModelAdmin):
+    form = RoutingRuleForm
+    change_list_template = "admin/triage/routingrule/change_list.html"
     list_display = [
         "name",
         "position",
         "is_active",
-        "message_type",
-        "sentiment",
+        "conditions",
         "set_queue",
         "set_priority",
         "stop_processing",
     ]
+    list_display_links = ["name"]
     list_editable = ["position", "is_active"]
     list_filter = ["is_active", "set_queue", "message_type", "sentiment", "network"]
     search_fields = ["name", "keywords", "pattern"]
     ordering = ["position", "id"]
     raw_id_fields = ["assign_to"]
     fieldsets = [
-        (None, {"fields": ["name", "position", "is_active"]}),
+        (
+            None,
+            {
+                "fields": ["name", "position", "is_active"],
+                "description": "Rules run in order of position. The first matching rule that sets the queue "
+                "(or priority, or agent) decides it; labels add up; 'stop' ends the evaluation. When no rule "
+                "sets the queue, the learned model chooses it.",
+            },
+        ),
         (
             "When every condition set here holds (blank means any)",
             {
@@ -59,7 +140,7 @@ class RoutingRuleAdmin(admin.ModelAdmin):
                     "keywords",
                     "pattern",
                     "language",
-                    "min_influence",
+                    "min_influence_band",
                     "customer_tier",
                     "visibility",
                 ]
@@ -68,21 +149,184 @@ class RoutingRuleAdmin(admin.ModelAdmin):
         ("Then", {"fields": ["set_queue", "set_priority", "add_labels", "assign_to", "stop_processing"]}),
     ]
 
+    @admin.display(description="when")
+    def conditions(self, rule: RoutingRule) -> str:
+        parts = [
+            rule.get_network_display() if rule.network else "",
+            rule.get_message_type_display() if rule.message_type else "",
+            rule.get_sentiment_display() if rule.sentiment else "",
+            f"words: {rule.keywords[:40]}" if rule.keywords else "",
+            f"pattern: {rule.pattern[:40]}" if rule.pattern else "",
+            f"language {rule.language}" if rule.language else "",
+            f"influence ≥ {rule.get_min_influence_band_display()}" if rule.min_influence_band else "",
+            rule.get_customer_tier_display() if rule.customer_tier else "",
+            rule.get_visibility_display() if rule.visibility else "",
+            f"channel {rule.channel}" if rule.channel_id else "",
+        ]
+        return ", ".join(part for part in parts if part) or "always"
+
+    def get_urls(self):
+        return [
+            path("try/", self.admin_site.admin_view(self.try_rules), name="triage_routingrule_try"),
+            *super().get_urls(),
+        ]
+
+    def try_rules(self, request):
+        """Run the saved rules and models on pasted messages: the same code that routes real ones."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = TryRulesForm(request.POST or None)
+        results = []
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            author = Author(followers=data["followers"] or 0, verified=data["verified"], tier=data["tier"])
+            items = [
+                Item(text=text, network=data["network"], is_private=data["private"], author=author)
+                for text in data["texts"]
+            ]
+            results = list(zip(data["texts"], decide(items), strict=True))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Try the routing rules",
+            "form": form,
+            "results": results,
+        }
+        return TemplateResponse(request, "admin/triage/routingrule/try_rules.html", context)
+
+
+@admin.register(TriageSettings)
+class TriageSettingsAdmin(admin.ModelAdmin):
+    fieldsets = [
+        (
+            "Influence: a weighted mean of five parts, each from 0 to 1",
+            {
+                "fields": [
+                    ("followers_weight", "followers_for_full_score"),
+                    "verified_weight",
+                    ("tier_weight", "tier_scores"),
+                    ("value_weight", "value_for_full_score"),
+                    ("interactions_weight", "interactions_for_full_score"),
+                ]
+            },
+        ),
+        ("Influence bands (used by routing rules)", {"fields": ["medium_band_from", "high_band_from"]}),
+        ("Learning", {"fields": ["retrain_after_corrections"]}),
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        # There is one row: go straight to it.
+        settings = TriageSettings.load()
+        return redirect(reverse("admin:triage_triagesettings_change", args=[settings.pk]))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class CheckedForm(form):
+            def clean_tier_scores(self):
+                scores = self.cleaned_data["tier_scores"] or {}
+                if not isinstance(scores, dict):
+                    raise forms.ValidationError('Give an object such as {"vip": 1, "premium": 0.6}.')
+                unknown = sorted(set(scores) - set(Tier.values))
+                if unknown:
+                    raise forms.ValidationError(
+                        f"Unknown tier(s): {', '.join(unknown)}. Tiers are {', '.join(Tier.values)}."
+                    )
+                for tier, value in scores.items():
+                    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+                        raise forms.ValidationError(f"The score for {tier} must be a number from 0 to 1.")
+                return scores
+
+            def clean(self):
+                cleaned = super().clean()
+                medium, high = cleaned.get("medium_band_from"), cleaned.get("high_band_from")
+                if medium is not None and high is not None and not 0 <= medium < high <= 1:
+                    raise forms.ValidationError("Bands need 0 ≤ medium start < high start ≤ 1.")
+                weights = [name for name in cleaned if name.endswith("_weight")]
+                if any((cleaned.get(name) or 0) < 0 for name in weights):
+                    raise forms.ValidationError("Weights cannot be negative.")
+                if weights and not any(cleaned.get(name) for name in weights):
+                    raise forms.ValidationError("At least one weight must be above 0.")
+                return cleaned
+
+        return CheckedForm
+
 
 @admin.register(ClassifierVersion)
 class ClassifierVersionAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "task", "trained_at", "seed_examples", "correction_examples", "is_active", "load_error"]
-    list_filter = ["task", "is_active"]
-    search_fields = ["artifact_sha256", "load_error"]
-    ordering = ["task", "-trained_at"]
-    readonly_fields = [
+    list_display = [
+        "__str__",
+        "task",
         "trained_at",
+        "reason",
+        "seed_examples",
+        "correction_examples",
+        "heldout_macro_f1",
+        "is_active",
+        "load_error",
+    ]
+    list_filter = ["task", "is_active"]
+    search_fields = ["artifact_sha256", "load_error", "reason"]
+    ordering = ["task", "-trained_at"]
+    actions = ["activate", "retrain_now"]
+    readonly_fields = [
+        "task",
+        "trained_at",
+        "reason",
         "seed_examples",
         "correction_examples",
         "heldout_scores",
-        "artifact_path",
         "artifact_sha256",
+        "is_active",
+        "load_error",
     ]
+    exclude = ["artifact"]
+
+    @admin.display(description="held-out macro-F1")
+    def heldout_macro_f1(self, version: ClassifierVersion) -> str:
+        score = (version.heldout_scores or {}).get("macro_f1")
+        return "" if score is None else f"{score:.3f}"
+
+    def has_add_permission(self, request) -> bool:
+        return False  # versions come from training
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # activation is an action; scores and artifacts are facts
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.is_active:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.action(description="Activate the selected version (roll back or forward)", permissions=["activate"])
+    def activate(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
+            return
+        version = queryset.get()
+        try:
+            load_version(version)
+        except ArtifactError as problem:
+            self.message_user(request, f"{version} cannot be activated: {problem}.", messages.ERROR)
+            return
+        activate_version(version)
+        self.message_user(request, f"{version} now routes new messages.", messages.SUCCESS)
+
+    def has_activate_permission(self, request) -> bool:
+        return request.user.has_perm("triage.change_classifierversion")
+
+    @admin.action(description="Retrain every model now (seed set + corrections)", permissions=["activate"])
+    def retrain_now(self, request, queryset):
+        retrain_classifiers.delay(reason=f"asked by {request.user.get_username()}")
+        self.message_user(
+            request, "Retraining started. New versions appear here; each becomes active only if not worse."
+        )
 
 
 @admin.register(TriageDecision)
@@ -92,12 +336,13 @@ class TriageDecisionAdmin(admin.ModelAdmin):
         "message_type",
         "sentiment",
         "sentiment_score",
+        "influence_band",
         "priority",
         "queue",
         "matched_rule",
         "decided_at",
     ]
-    list_filter = ["message_type", "sentiment", "priority", "queue", "language"]
+    list_filter = ["message_type", "sentiment", "influence_band", "priority", "queue", "language"]
     search_fields = ["explanation", "message__text", "message__external_id"]
     ordering = ["-decided_at"]
     date_hierarchy = "decided_at"

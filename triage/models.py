@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from customers.models import Network, Tier
 
@@ -29,6 +29,80 @@ class Priority(models.IntegerChoices):
     NORMAL = 1, "Normal"
     HIGH = 2, "High"
     URGENT = 3, "Urgent"
+
+
+class InfluenceBand(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+def default_tier_scores() -> dict[str, float]:
+    return {Tier.STANDARD: 0.0, Tier.PLUS: 0.3, Tier.PREMIUM: 0.6, Tier.VIP: 1.0}
+
+
+class TriageSettings(models.Model):
+    """The one row of admin-tunable triage behaviour: how influence is scored and banded, when to retrain.
+
+    Influence is a weighted mean of five parts, each from 0 to 1; a weight of 0 leaves a part out.
+    """
+
+    followers_weight = models.FloatField(default=0.45)
+    followers_for_full_score = models.PositiveIntegerField(
+        default=100_000, help_text="Followers at which the followers part reaches 1 (it grows with the logarithm)."
+    )
+    verified_weight = models.FloatField(default=0.2, help_text="A verified account gets this whole part.")
+    tier_weight = models.FloatField(default=0.15)
+    tier_scores = models.JSONField(
+        default=default_tier_scores,
+        blank=True,
+        help_text="Each tier's part from 0 to 1; a tier left out counts 0.",
+    )
+    value_weight = models.FloatField(default=0.1)
+    value_for_full_score = models.PositiveIntegerField(
+        default=5_000, help_text="Customer lifetime value at which the value part reaches 1."
+    )
+    interactions_weight = models.FloatField(default=0.1)
+    interactions_for_full_score = models.PositiveIntegerField(
+        default=20, help_text="Past conversations at which the interactions part reaches 1."
+    )
+    medium_band_from = models.FloatField(default=0.3, help_text="Influence score where the medium band starts.")
+    high_band_from = models.FloatField(default=0.6, help_text="Influence score where the high band starts.")
+    retrain_after_corrections = models.PositiveIntegerField(
+        default=25, help_text="Retrain the type and queue models once this many new corrections have arrived."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "triage settings"
+        verbose_name_plural = "triage settings"
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="triage_settings_single_row"),
+            models.CheckConstraint(
+                condition=Q(medium_band_from__gte=0, high_band_from__lte=1, medium_band_from__lt=F("high_band_from")),
+                name="triage_settings_bands_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    followers_weight__gte=0,
+                    verified_weight__gte=0,
+                    tier_weight__gte=0,
+                    value_weight__gte=0,
+                    interactions_weight__gte=0,
+                ),
+                name="triage_settings_weights_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(retrain_after_corrections__gt=0), name="triage_settings_retrain_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Triage settings"
+
+    @classmethod
+    def load(cls) -> "TriageSettings":
+        return cls.objects.get_or_create(pk=1)[0]
 
 
 class SlaPolicy(models.Model):
@@ -101,7 +175,12 @@ class RoutingRule(models.Model):
     keywords = models.TextField(blank=True, help_text="Comma-separated words or phrases; any one matches.")
     pattern = models.CharField(max_length=500, blank=True, help_text="A regular expression matched against the text.")
     language = models.CharField(max_length=8, blank=True, help_text="ISO 639-1 code, e.g. 'en'.")
-    min_influence = models.FloatField(null=True, blank=True, help_text="Author influence score from 0 to 1.")
+    min_influence_band = models.CharField(
+        max_length=8,
+        choices=[("", "Any influence"), *InfluenceBand.choices[1:]],
+        blank=True,
+        help_text="The author's influence is at least this band (bands are set in Triage settings).",
+    )
     customer_tier = models.CharField(max_length=16, choices=Tier.choices, blank=True)
     visibility = models.CharField(max_length=8, choices=Visibility.choices, blank=True)
     # Actions.
@@ -134,8 +213,10 @@ class ClassifierVersion(models.Model):
     seed_examples = models.PositiveIntegerField(default=0)
     correction_examples = models.PositiveIntegerField(default=0)
     heldout_scores = models.JSONField(default=dict, blank=True)
-    artifact_path = models.CharField(max_length=500, help_text="Where the trained model is stored on the server.")
-    artifact_sha256 = models.CharField(max_length=64)
+    # A NumPy .npz of plain arrays, read with allow_pickle=False: nothing in it can run code.
+    artifact = models.BinaryField(default=b"", editable=False)
+    artifact_sha256 = models.CharField(max_length=64, editable=False)
+    reason = models.CharField(max_length=100, blank=True, help_text="What started this training.")
     is_active = models.BooleanField(default=False)
     load_error = models.TextField(blank=True)
 
@@ -160,13 +241,21 @@ class TriageDecision(models.Model):
     sentiment_score = models.FloatField(help_text="From -1 (negative) to 1 (positive).")
     language = models.CharField(max_length=8, blank=True)
     influence = models.FloatField(default=0, help_text="Author influence from 0 to 1.")
+    influence_band = models.CharField(max_length=8, choices=InfluenceBand.choices, default=InfluenceBand.LOW)
     action_needed = models.BooleanField(default=True)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     queue = models.ForeignKey(Queue, null=True, on_delete=models.SET_NULL, related_name="+")
     labels = models.JSONField(default=list, blank=True)
     scores = models.JSONField(default=dict, blank=True)
     matched_rule = models.ForeignKey(RoutingRule, null=True, blank=True, on_delete=models.SET_NULL)
-    model_version = models.ForeignKey(ClassifierVersion, null=True, blank=True, on_delete=models.SET_NULL)
+    model_version = models.ForeignKey(
+        ClassifierVersion,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        help_text="The queue model that was consulted; all models used are in 'models used'.",
+    )
+    models_used = models.JSONField(default=dict, blank=True, help_text="Task -> classifier version id.")
     explanation = models.CharField(max_length=500)
     decided_at = models.DateTimeField(auto_now_add=True)
 

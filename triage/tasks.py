@@ -3,21 +3,20 @@
 from datetime import timedelta
 
 from celery import shared_task
+from django.core.cache import cache
 from django.utils import timezone
 
-# A message still queued this long after it arrived lost its task (a worker died, Redis restarted).
+# A message still untriaged this long after it arrived lost its task (a worker died, Redis restarted).
 LOST_AFTER = timedelta(minutes=2)
 SWEEP_BATCH = 1000
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def triage_messages(message_ids: list[int]) -> int:
-    """Take up newly stored messages. Until classifiers exist they wait for triage; returns how many moved."""
-    from inbox.models import Message
+    """Classify and route newly stored messages; returns how many were triaged."""
+    from triage import services
 
-    return Message.objects.filter(pk__in=message_ids, triage_state=Message.TriageState.QUEUED).update(
-        triage_state=Message.TriageState.WAITING, processed_at=timezone.now()
-    )
+    return services.triage_messages(message_ids=message_ids)
 
 
 @shared_task(ignore_result=True)
@@ -25,16 +24,30 @@ def sweep_lost_messages(older_than_seconds: float = LOST_AFTER.total_seconds()) 
     """Re-enqueue messages whose triage task never ran (beat runs this each minute).
 
     Returns how many were re-enqueued. Enqueueing one that is merely slow is harmless: the task
-    only takes up messages still queued.
+    only takes up messages still untriaged.
     """
     from inbox.models import Message
 
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     ids = list(
-        Message.objects.filter(triage_state=Message.TriageState.QUEUED, received_at__lt=cutoff)
+        Message.objects.filter(
+            triage_state__in=(Message.TriageState.QUEUED, Message.TriageState.WAITING), received_at__lt=cutoff
+        )
         .order_by("received_at")
         .values_list("pk", flat=True)
     )
     for start in range(0, len(ids), SWEEP_BATCH):
         triage_messages.delay(ids[start : start + SWEEP_BATCH])
     return len(ids)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def retrain_classifiers(reason: str = "nightly") -> list[int]:
+    """Retrain every model from the seed set plus corrections; each becomes active only if not worse."""
+    from triage.learning import Task, train_version
+    from triage.services import RETRAIN_LOCK_KEY
+
+    try:
+        return [train_version(task=task, reason=reason).pk for task in Task.values]
+    finally:
+        cache.delete(RETRAIN_LOCK_KEY)

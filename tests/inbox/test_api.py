@@ -232,7 +232,9 @@ class TestReadingAMessage:
 
         assert body["external_id"] == "t1" and body["text"] == MENTION["text"]
         assert body["conversation"]["status"] == "new"
-        assert body["triage"] is None and body["triage_state"] == "waiting"
+        assert body["triage_state"] == "triaged"
+        assert body["triage"]["queue"] == body["conversation"]["queue"]
+        assert body["triage"]["explanation"]
 
     def test_another_channels_token_gets_404(self, client, message_id):
         other = add_channel("other")["token"]

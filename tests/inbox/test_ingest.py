@@ -43,8 +43,8 @@ def test_a_new_author_becomes_a_customer_with_an_identity_and_a_new_conversation
     assert message.author.customer.name == "Dana"
     assert message.conversation.status == Conversation.Status.NEW
     assert message.conversation.snippet == "My bill doubled"
-    assert message.triage_state == Message.TriageState.WAITING  # the triage task ran on commit (eager here)
-    assert list(Event.objects.values_list("kind", flat=True)) == ["conversation_created"]
+    assert message.triage_state == Message.TriageState.TRIAGED  # the triage task ran on commit (eager here)
+    assert list(Event.objects.values_list("kind", flat=True)) == ["triaged", "conversation_created"]
 
 
 def test_the_same_mention_twice_is_stored_once(channel):

@@ -1,0 +1,201 @@
+"""One function decides triage for a batch: the message task, the preview API, the admin box and triage_eval.
+
+It reads the database only for configuration (compiled rules, active models) and writes nothing.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from inbox.templatetags.inbox_tags import compact_number
+from triage import classifiers
+from triage.language import detect_language
+from triage.learning import LoadedModel, Task, active_models
+from triage.models import MessageType, Sentiment
+from triage.routing import Subject, current_config, route
+from triage.signals import Author, action_needed, priority
+
+# Something to read: a letter, a digit, or a pictograph (emoji carry sentiment).
+_CONTENT = re.compile(r"[^\W_]|[\u2600-\u27bf\U0001f300-\U0001faff]")
+_NOTHING = "nothing to read"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One message to triage, as the pipeline sees it."""
+
+    text: str
+    network: str = ""
+    channel_id: int | None = None
+    is_private: bool = False
+    author: Author = field(default_factory=Author)
+    default_queue_id: int | None = None  # the channel's, used when neither rules nor model decide
+
+
+@dataclass(frozen=True)
+class Decision:
+    message_type: str
+    sentiment: str
+    sentiment_score: float
+    language: str
+    influence: float
+    influence_band: str
+    action_needed: bool
+    priority: int
+    queue_id: int | None
+    queue_slug: str
+    rule_id: int | None
+    rule_name: str
+    labels: list[str]
+    assign_to_id: int | None
+    explanation: str
+    models_used: dict[str, int | None]
+    scores: dict
+
+    @property
+    def model_version(self) -> str:
+        """'type:3 queue:5 sentiment:2' (or 'seed' for a model trained in memory): what to quote in a bug report."""
+        return " ".join(f"{task}:{version or 'seed'}" for task, version in self.models_used.items())
+
+
+def decide(items: list[Item]) -> list[Decision]:
+    """Triage a batch: vectorise once, run every model on the matrix, then the rules, message by message."""
+    if not items:
+        return []
+    config = current_config()
+    models = active_models()
+    features = classifiers.featurize([item.text for item in items])
+    probabilities = {
+        Task.TYPE: models[Task.TYPE].model.predict_proba(features.matrix),
+        Task.QUEUE: models[Task.QUEUE].model.predict_proba(features.matrix),
+        Task.SENTIMENT: classifiers.sentiment_probabilities(models[Task.SENTIMENT].model, features),
+    }
+    models_used = {task: models[task].version_id for task in (Task.TYPE, Task.QUEUE, Task.SENTIMENT)}
+    decisions = []
+    for row, item in enumerate(items):
+        readable = bool(_CONTENT.search(features.texts[row]))
+        message_type, type_p = _top(models[Task.TYPE], probabilities[Task.TYPE][row])
+        sentiment_row = probabilities[Task.SENTIMENT][row]
+        sentiment = classifiers.SENTIMENT_CLASSES[int(sentiment_row.argmax())]
+        sentiment_score = round(float(sentiment_row[2] - sentiment_row[0]), 3)  # P(positive) - P(negative)
+        if not readable:
+            message_type, type_p, sentiment, sentiment_score = MessageType.OTHER, 1.0, Sentiment.NEUTRAL, 0.0
+        language = detect_language(item.text)
+        influence = config.influence.score(item.author)
+        band = config.influence.band(influence)
+        needs_reply = action_needed(message_type=message_type, is_private=item.is_private, text=item.text)
+        routing = route(
+            config.rules,
+            Subject(
+                text=item.text,
+                network=item.network,
+                channel_id=item.channel_id,
+                message_type=message_type,
+                sentiment=sentiment,
+                language=language,
+                influence_band=band,
+                tier=item.author.tier,
+                is_private=item.is_private,
+            ),
+        )
+        queue_slug, queue_p = _top(models[Task.QUEUE], probabilities[Task.QUEUE][row])
+        queue_id = routing.queue_id
+        if queue_id is None:
+            queue_id = config.queue_id(queue_slug) if readable else None
+            queue_id = queue_id or item.default_queue_id
+        rule = routing.deciding_rule
+        explanation = _explain(
+            rule_name=rule.name if rule and routing.queue_rule else "",
+            message_type=message_type,
+            type_p=type_p,
+            sentiment_score=sentiment_score,
+            author=item.author,
+            readable=readable,
+            queue_name=config.queue_names.get(queue_id, "no queue"),
+            queue_p=queue_p if routing.queue_id is None and config.queue_id(queue_slug) == queue_id else None,
+            top_words=models[Task.QUEUE].model.top_words(features, row, _index(models[Task.QUEUE], queue_slug))
+            if routing.queue_id is None and readable
+            else [],
+            timed_out=routing.timed_out,
+        )
+        decisions.append(
+            Decision(
+                message_type=message_type,
+                sentiment=sentiment,
+                sentiment_score=sentiment_score,
+                language=language,
+                influence=influence,
+                influence_band=band,
+                action_needed=needs_reply,
+                priority=routing.priority
+                if routing.priority is not None
+                else priority(
+                    message_type=message_type,
+                    sentiment=sentiment,
+                    sentiment_score=sentiment_score,
+                    influence=influence,
+                    tier=item.author.tier,
+                    action_needed=needs_reply,
+                ),
+                queue_id=queue_id,
+                queue_slug=config.queue_slugs.get(queue_id, ""),
+                rule_id=rule.id if rule else None,
+                rule_name=rule.name if rule else "",
+                labels=routing.labels,
+                assign_to_id=routing.assign_to_id,
+                explanation=explanation,
+                models_used=models_used,
+                scores={
+                    "type_confidence": round(type_p, 3),
+                    "queue_confidence": round(queue_p, 3),
+                    "vader_compound": features.vader[row]["compound"],
+                    **({"timed_out_rules": routing.timed_out} if routing.timed_out else {}),
+                },
+            )
+        )
+    return decisions
+
+
+def _top(loaded: LoadedModel, row) -> tuple[str, float]:
+    best = int(row.argmax())
+    return loaded.model.classes[best], float(row[best])
+
+
+def _index(loaded: LoadedModel, label: str) -> int:
+    return loaded.model.classes.index(label)
+
+
+def _signed(score: float) -> str:
+    return f"{score:+.1f}".replace("-", "\u2212")
+
+
+def _explain(
+    *,
+    rule_name: str,
+    message_type: str,
+    type_p: float,
+    sentiment_score: float,
+    author: Author,
+    readable: bool,
+    queue_name: str,
+    queue_p: float | None,
+    top_words: list[str],
+    timed_out: list[str],
+) -> str:
+    """One line an agent can read: who decided (rule or model) and on what evidence."""
+    facts = [_NOTHING] if not readable else [f"{message_type} ({type_p:.0%})", f"sentiment {_signed(sentiment_score)}"]
+    if author.followers:
+        facts.append(f"{compact_number(author.followers)} followers")
+    if author.verified:
+        facts.append("verified")
+    if author.tier and author.tier != "standard":
+        facts.append(f"{author.tier} customer")
+    if rule_name:
+        line = f"rule '{rule_name}': " + ", ".join(facts)
+    elif queue_p is not None:
+        words = f"; top words: {', '.join(top_words)}" if top_words else ""
+        line = f"model: {queue_name} {queue_p:.0%}{words} ({', '.join(facts)})"
+    else:
+        line = f"channel default queue {queue_name} ({', '.join(facts)})"
+    if timed_out:
+        line += f"; rule {', '.join(repr(name) for name in timed_out)} timed out and was skipped"
+    return line[:500]
