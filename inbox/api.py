@@ -32,6 +32,50 @@ def error(status: int, message: str, **extra) -> JsonResponse:
     return JsonResponse({"error": message, **extra}, status=status)
 
 
+class _Unreadable(Exception):
+    def __init__(self, status: int, message: str):
+        self.response = error(status, message)
+
+
+def read_json(request) -> tuple[object, JsonResponse | None]:
+    """The request's JSON body, or the error response that says why it cannot be read.
+
+    Checks the content type, a 5 MB size limit (before reading), strict UTF-8, and nesting depth.
+    """
+    try:
+        return _read_json(request), None
+    except _Unreadable as unreadable:
+        return None, unreadable.response
+
+
+def _read_json(request):
+    too_big = f"The body is over {MAX_BODY_BYTES // (1024 * 1024)} MB; send smaller batches."
+    if request.content_type != "application/json":
+        raise _Unreadable(415, "Send the body as JSON with 'Content-Type: application/json'.")
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY_BYTES:
+        raise _Unreadable(413, too_big)
+    try:
+        body = request.body
+    except RequestDataTooBig as problem:
+        raise _Unreadable(413, too_big) from problem
+    try:
+        # Strict UTF-8 first: json.loads would also take UTF-16 or let raw surrogates through.
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as problem:
+        raise _Unreadable(400, "The body is not valid UTF-8.") from problem
+    except json.JSONDecodeError as problem:
+        raise _Unreadable(400, f"Malformed JSON: {problem}") from problem
+    except RecursionError as problem:
+        raise _Unreadable(400, f"The JSON nests deeper than {MAX_DEPTH} levels.") from problem
+    if _depth(data) > MAX_DEPTH:
+        raise _Unreadable(400, f"The JSON nests deeper than {MAX_DEPTH} levels.")
+    return data
+
+
 @csrf_exempt
 @login_not_required
 @require_POST
@@ -44,29 +88,10 @@ def ingest_mentions(request, slug: str):
         response = error(401, "Missing or wrong token: send 'Authorization: Bearer <channel token>'.")
         response["WWW-Authenticate"] = 'Bearer realm="socialcrm"'
         return response
-    if request.content_type != "application/json":
-        return error(415, "Send the body as JSON with 'Content-Type: application/json'.")
-    try:
-        declared = int(request.headers.get("Content-Length") or 0)
-    except ValueError:
-        declared = 0
-    if declared > MAX_BODY_BYTES:
-        return error(413, f"The body is over {MAX_BODY_BYTES // (1024 * 1024)} MB; send smaller batches.")
-    try:
-        body = request.body
-    except RequestDataTooBig:
-        return error(413, f"The body is over {MAX_BODY_BYTES // (1024 * 1024)} MB; send smaller batches.")
-    try:
-        # Strict UTF-8 first: json.loads would also take UTF-16 or let raw surrogates through.
-        data = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        return error(400, "The body is not valid UTF-8.")
-    except json.JSONDecodeError as problem:
-        return error(400, f"Malformed JSON: {problem}")
-    except RecursionError:
-        return error(400, f"The JSON nests deeper than {MAX_DEPTH} levels.")
-    if _depth(data) > MAX_DEPTH:
-        return error(400, f"The JSON nests deeper than {MAX_DEPTH} levels.")
+    data, problem = read_json(request)
+    if problem is not None:
+        return problem
+    body = request.body
 
     if isinstance(data, dict) and "mentions" in data:
         items = data["mentions"]

@@ -194,5 +194,91 @@ OPENAPI = {
                 },
             }
         },
+        "/api/v1/triage/preview": {
+            "post": {
+                "summary": "What triage would decide for 1 to 1,000 texts, in order; stores nothing",
+                "security": [{"triageToken": []}, {"session": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["items"],
+                                "properties": {
+                                    "items": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "maxItems": 1000,
+                                        "items": {"$ref": "#/components/schemas/PreviewItem"},
+                                    }
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "One decision per item, in the order sent.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Decision"}}
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "400": _error("Malformed JSON, or invalid items (listed by index in 'errors')."),
+                    "401": _error("No session and no valid triage token."),
+                    "403": _error("Signed in, but not a manager or admin (or the CSRF check failed)."),
+                    "413": _error("The body is over 5 MB."),
+                    "415": _error("The body is not JSON."),
+                },
+            }
+        },
     },
+}
+
+OPENAPI["components"]["schemas"]["PreviewItem"] = {
+    "type": "object",
+    "required": ["text"],
+    "properties": {
+        "text": {"type": "string", "maxLength": 100_000, "description": "May be empty."},
+        "network": {"type": "string"},
+        "private": {"type": "boolean", "default": False},
+        "author": {
+            "type": "object",
+            "properties": {
+                "followers": {"type": "integer", "minimum": 0},
+                "verified": {"type": "boolean"},
+                "tier": {"enum": ["standard", "plus", "premium", "vip"]},
+            },
+        },
+    },
+}
+OPENAPI["components"]["schemas"]["Decision"] = {
+    "type": "object",
+    "properties": {
+        "type": {"enum": ["question", "complaint", "compliment", "feedback", "lead", "other"]},
+        "sentiment": {"enum": ["negative", "neutral", "positive"]},
+        "sentiment_score": {"type": "number", "minimum": -1, "maximum": 1},
+        "language": {"type": "string", "description": "ISO 639-1, or empty when unknown."},
+        "influence": {"type": "number", "minimum": 0, "maximum": 1},
+        "influence_band": {"enum": ["low", "medium", "high"]},
+        "action_needed": {"type": "boolean"},
+        "priority": {"enum": ["low", "normal", "high", "urgent"]},
+        "queue": {"type": ["string", "null"], "description": "The queue's slug."},
+        "rule": {"type": ["string", "null"], "description": "The routing rule that decided, if any."},
+        "labels": {"type": "array", "items": {"type": "string"}},
+        "explanation": {"type": "string"},
+        "model_version": {"type": "string", "description": "e.g. 'type:3 queue:5 sentiment:2'."},
+    },
+}
+OPENAPI["components"]["securitySchemes"]["triageToken"] = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "From `manage.py add_api_token --scope triage`.",
 }

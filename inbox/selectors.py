@@ -104,7 +104,7 @@ def conversation_list(user, *, queue: Queue, status_filter: str = "active", limi
 
 def conversation_thread(conversation: Conversation) -> list[Message | Note]:
     """Every message and internal note of the conversation, oldest first."""
-    messages = conversation.messages.select_related("author", "sent_by")
+    messages = conversation.messages.select_related("author", "sent_by", "triage")
     notes = conversation.notes.select_related("author")
     return sorted(
         chain(messages, notes),

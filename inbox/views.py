@@ -1,15 +1,24 @@
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseBadRequest
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
+from inbox.models import Message
 from inbox.selectors import (
     LIST_FILTERS,
     access_conversation,
     conversation_list,
     conversation_thread,
+    conversations_visible_to,
     customer_sidebar,
     queue_summaries,
 )
+from triage.models import MessageType, Queue, Sentiment
+from triage.services import change_queue, correct_message
 
 
 @require_GET
@@ -28,11 +37,7 @@ def inbox(request):
 def conversation(request, conversation_id: int):
     """One conversation with its customer; with htmx, only the right-hand pane."""
     conversation = access_conversation(request.user, conversation_id)
-    pane = {
-        "conversation": conversation,
-        "thread": conversation_thread(conversation),
-        "customer": customer_sidebar(request.user, conversation.customer_id),
-    }
+    pane = _pane(request, conversation)
     if _wants_fragment(request, "conversation-pane"):
         return render(request, "inbox/inbox.html#conversation-pane", pane)
     queue_slug = request.GET.get("queue") or (conversation.queue.slug if conversation.queue else None)
@@ -64,3 +69,71 @@ def _list_context(request, *, queue_slug: str | None, fall_back: bool = False):
 def _wants_fragment(request, target: str) -> bool:
     """An htmx swap into `target`; a history restore after a cache miss needs the whole page."""
     return bool(request.htmx) and request.htmx.target == target and not request.htmx.history_restore_request
+
+
+def _pane(request, conversation) -> dict:
+    return {
+        "conversation": conversation,
+        "thread": conversation_thread(conversation),
+        "customer": customer_sidebar(request.user, conversation.customer_id),
+        "queues": Queue.objects.filter(is_active=True),
+        "message_types": MessageType.choices,
+        "sentiments": Sentiment.choices,
+    }
+
+
+def _render_pane(request, conversation):
+    """After a change: the pane alone for htmx, else the whole conversation page."""
+    if request.htmx:
+        return render(request, "inbox/inbox.html#conversation-pane", _pane(request, conversation))
+    return redirect("inbox:conversation", conversation_id=conversation.pk)
+
+
+class MoveQueueForm(forms.Form):
+    queue = forms.ModelChoiceField(queryset=Queue.objects.filter(is_active=True), to_field_name="slug")
+
+
+@require_POST
+def move_queue(request, conversation_id: int):
+    """Send a conversation to another queue (a correction the router learns from)."""
+    conversation = access_conversation(request.user, conversation_id)
+    if not request.user.has_perm("inbox.change_conversation"):
+        raise PermissionDenied
+    form = MoveQueueForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest("Choose one of the open queues.")
+    conversation = change_queue(conversation=conversation, queue=form.cleaned_data["queue"], by=request.user)
+    if conversations_visible_to(request.user).filter(pk=conversation.pk).exists():
+        return _render_pane(request, access_conversation(request.user, conversation.pk))
+    # Moved out of the agent's own queues: back to their inbox, saying where it went.
+    messages.success(request, f"Moved to {conversation.queue.name}. It is no longer in your queues.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("inbox:home"))
+    return redirect("inbox:home")
+
+
+class CorrectTriageForm(forms.Form):
+    message_type = forms.ChoiceField(choices=MessageType.choices)
+    sentiment = forms.ChoiceField(choices=Sentiment.choices)
+
+
+@require_POST
+def correct_triage(request, message_id: int):
+    """Say what a message really is (type, sentiment); triage learns from it."""
+    message = get_object_or_404(Message.objects.only("pk", "conversation_id"), pk=message_id)
+    conversation = access_conversation(request.user, message.conversation_id)
+    if not request.user.has_perm("triage.add_correction"):
+        raise PermissionDenied
+    form = CorrectTriageForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest("Choose a type and a sentiment from the lists.")
+    try:
+        correct_message(
+            message=Message.objects.select_related("conversation").get(pk=message.pk),
+            message_type=form.cleaned_data["message_type"],
+            sentiment=form.cleaned_data["sentiment"],
+            by=request.user,
+        )
+    except ValueError as problem:
+        return HttpResponseBadRequest(str(problem))
+    return _render_pane(request, access_conversation(request.user, conversation.pk))

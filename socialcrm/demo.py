@@ -188,7 +188,7 @@ NOTES = [
     "Network team says mast maintenance in the area until Friday.",
 ]
 
-# Which queue each type usually lands in (the triage issue will decide this for real mentions).
+# Where the demo's author meant each type to land; real triage then decides (see _triage).
 QUEUE_FOR_TYPE = {
     MessageType.QUESTION: "service",
     MessageType.COMPLAINT: "service",
@@ -443,7 +443,7 @@ def _make_conversations(rng, count, channels, identities, now) -> tuple[int, int
                         if conversation.is_private
                         else f"https://{conversation.channel.network}.example/post/{sequence}",
                         posted_at=moment,
-                        triage_state=Message.TriageState.TRIAGED,
+                        triage_state=Message.TriageState.QUEUED,
                     )
                 )
             else:
@@ -486,4 +486,21 @@ def _make_conversations(rng, count, channels, identities, now) -> tuple[int, int
     Note.objects.bulk_create(notes)
     Event.objects.bulk_create(events)
     Conversation.objects.bulk_update(conversations, ["last_message_at", "first_response_at", "resolved_at"])
+    _triage(rng, [m.pk for m in messages if m.direction == Message.Direction.INBOUND], members)
     return len(conversations), len(messages)
+
+
+def _triage(rng, message_ids: list[int], members: dict[str, list]) -> None:
+    """Run the real triage on the demo's messages, so every decision and explanation shown is genuine."""
+    from triage.services import triage_messages
+
+    for start in range(0, len(message_ids), 1000):
+        triage_messages(message_ids=message_ids[start : start + 1000])
+    # Triage may have chosen another queue than the demo meant: keep assignees within their queue.
+    moved = []
+    for conversation in Conversation.objects.filter(assignee__isnull=False).select_related("queue"):
+        queue_members = members.get(conversation.queue.slug if conversation.queue else "", [])
+        if conversation.assignee not in queue_members:
+            conversation.assignee = rng.choice(queue_members) if queue_members else None
+            moved.append(conversation)
+    Conversation.objects.bulk_update(moved, ["assignee"])

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from inbox import api
 from inbox.connectors import meta, x
 from socialcrm import views
+from triage import api as triage_api
 
 # The admin signs in through allauth, so an admin's second factor is asked for there too.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -19,6 +20,7 @@ urlpatterns = [
     path("api/v1/openapi.json", api.openapi, name="api-openapi"),
     path("api/v1/channels/<slug:slug>/mentions", api.ingest_mentions, name="api-ingest"),
     path("api/v1/messages/<int:message_id>", api.message_detail, name="api-message"),
+    path("api/v1/triage/preview", triage_api.preview, name="api-triage-preview"),
     path("webhooks/meta/<slug:slug>", meta.webhook, name="webhook-meta"),
     path("webhooks/x/<slug:slug>", x.webhook, name="webhook-x"),
     path("accounts/", include("allauth.urls")),

@@ -42,11 +42,32 @@ _char_vectorizer = HashingVectorizer(
 _word_analyzer = _word_vectorizer.build_analyzer()
 
 
+# VADER's general lexicon, adjusted for what people write to a brand: words every support request
+# uses carry no feeling there ("please help, support never calls back" is not positive), and a few
+# service words and emoji descriptions VADER lacks are negative.
+_LEXICON_FOR_BRANDS = {
+    "support": 0.0,
+    "help": 0.0,
+    "helping": 0.0,
+    "please": 0.0,
+    "outage": -2.0,
+    "outages": -2.0,
+    "overcharged": -2.0,
+    "pouting": -2.5,
+    "enraged": -2.8,
+    "unacceptable": -2.5,
+}
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_LONG_TEXT = 280
+
+
 @cache
 def _vader():
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    return SentimentIntensityAnalyzer()  # reads its lexicon once per process
+    analyzer = SentimentIntensityAnalyzer()  # reads its lexicon once per process
+    analyzer.lexicon.update(_LEXICON_FOR_BRANDS)
+    return analyzer
 
 
 def prepare(text: str) -> str:
@@ -56,7 +77,12 @@ def prepare(text: str) -> str:
 
 
 def vader_scores(text: str) -> dict[str, float]:
-    return _vader().polarity_scores(text)
+    """VADER's scores; a long text is the mean of its sentences, so length alone does not saturate them."""
+    if len(text) <= _LONG_TEXT:
+        return _vader().polarity_scores(text)
+    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()] or [text]
+    each = [_vader().polarity_scores(sentence) for sentence in sentences]
+    return {key: sum(score[key] for score in each) / len(each) for key in ("neg", "neu", "pos", "compound")}
 
 
 @dataclass(frozen=True)

@@ -49,25 +49,29 @@ def seed_examples(task: str) -> tuple[list[str], list[str]]:
 
 
 def correction_examples(task: str) -> tuple[list[str], list[str], list[int]]:
-    """Agents' latest word on each message (type, sentiment) or conversation (queue): texts, labels, ids."""
+    """Agents' latest word on each message (type, sentiment) or conversation (queue).
+
+    Returns texts, labels, and the ids of every correction considered (superseded ones included).
+    """
     corrections = (
         Correction.objects.filter(field=CORRECTION_FIELD[task])
         .select_related("message")
         .order_by("-corrected_at", "-pk")
     )
     latest: dict[tuple, Correction] = {}
+    considered = []
     for correction in corrections:
+        considered.append(correction.pk)
         key = (correction.message_id,) if correction.message_id else ("conversation", correction.conversation_id)
         latest.setdefault(key, correction)
     first_texts = _first_inbound_texts([c.conversation_id for c in latest.values() if c.message_id is None])
-    texts, labels, ids = [], [], []
+    texts, labels = [], []
     for correction in latest.values():
         text = correction.message.text if correction.message_id else first_texts.get(correction.conversation_id)
         if text and text.strip():
             texts.append(text)
             labels.append(correction.new_value)
-            ids.append(correction.pk)
-    return texts, labels, ids
+    return texts, labels, considered
 
 
 def _first_inbound_texts(conversation_ids: list[int]) -> dict[int, str]:

@@ -14,8 +14,18 @@ from triage.models import MessageType, Sentiment
 from triage.routing import Subject, current_config, route
 from triage.signals import Author, action_needed, priority
 
+# A sales lead says it wants to buy: without one of these cues, "lead" gives way to the next best type.
+_PURCHASE_CUE = re.compile(
+    r"\b(?:buy(?:ing)?|purchas\w*|pric\w*|cost\w*|how much|quot\w*|deals?|offers?|discount\w*|upgrad\w*|"
+    r"switch\w*|sign(?:ing)? up|subscri\w*|order(?:ing)? (?:a|an|the|some)|in stock|trade[- ]?in|business account|"
+    r"contract (?:ends|is up|renewal)|plans? for|cheaper|interested in|looking for a|want (?:a|to get)|"
+    r"new (?:phone|line|contract)|add (?:a|another) line|sales|comprar|precio|oferta|acheter|prix|offre|kaufen|"
+    r"preis|angebot|comprare|prezzo|offerta|kopen|prijs|aanbieding|preço|oferta)\b",
+    re.IGNORECASE,
+)
 # Something to read: a letter, a digit, or a pictograph (emoji carry sentiment).
 _CONTENT = re.compile(r"[^\W_]|[\u2600-\u27bf\U0001f300-\U0001faff]")
+_PLACEHOLDERS = re.compile(r"\bxx(?:url|user)\b")  # links and handles, as classifiers.prepare writes them
 _NOTHING = "nothing to read"
 
 
@@ -72,8 +82,8 @@ def decide(items: list[Item]) -> list[Decision]:
     models_used = {task: models[task].version_id for task in (Task.TYPE, Task.QUEUE, Task.SENTIMENT)}
     decisions = []
     for row, item in enumerate(items):
-        readable = bool(_CONTENT.search(features.texts[row]))
-        message_type, type_p = _top(models[Task.TYPE], probabilities[Task.TYPE][row])
+        readable = bool(_CONTENT.search(_PLACEHOLDERS.sub(" ", features.texts[row])))
+        message_type, type_p = _type(models[Task.TYPE], probabilities[Task.TYPE][row], features.texts[row])
         sentiment_row = probabilities[Task.SENTIMENT][row]
         sentiment = classifiers.SENTIMENT_CLASSES[int(sentiment_row.argmax())]
         sentiment_score = round(float(sentiment_row[2] - sentiment_row[0]), 3)  # P(positive) - P(negative)
@@ -153,6 +163,16 @@ def decide(items: list[Item]) -> list[Decision]:
             )
         )
     return decisions
+
+
+def _type(loaded: LoadedModel, row, text: str) -> tuple[str, float]:
+    """The most likely type, except that "lead" needs a purchase cue in the text (a lexical rule)."""
+    label, probability = _top(loaded, row)
+    if label != MessageType.LEAD or _PURCHASE_CUE.search(text):
+        return label, probability
+    ranked = sorted(zip(loaded.model.classes, row, strict=True), key=lambda pair: -pair[1])
+    label, probability = next((c, p) for c, p in ranked if c != MessageType.LEAD)
+    return label, float(probability)
 
 
 def _top(loaded: LoadedModel, row) -> tuple[str, float]:

@@ -1,0 +1,121 @@
+"""POST /api/v1/triage/preview: what triage would decide for up to 1,000 texts, storing nothing."""
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from customers.models import Network, Tier
+from inbox.api import error, read_json
+from inbox.channels import bearer_token
+from socialcrm.models import ApiToken
+from socialcrm.roles import is_supervisor
+from triage.models import Priority
+from triage.pipeline import Item, decide
+from triage.signals import Author
+
+MAX_ITEMS = 1000
+MAX_TEXT_CHARS = 100_000
+
+
+class _Invalid(ValueError):
+    pass
+
+
+@csrf_exempt  # a token client has no cookie to forge; session callers are checked for CSRF below
+@login_not_required
+@require_POST
+def preview(request):
+    """Triage each item as if it had arrived. For managers and admins, or a token with the triage scope."""
+    token = bearer_token(request)
+    if token is not None:
+        api_token = ApiToken.find(token, scope=ApiToken.Scope.TRIAGE)
+        if api_token is None:
+            return _unauthorised("That token is unknown, revoked, or not for the triage scope.")
+        ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=timezone.now())
+    elif request.user.is_authenticated:
+        if not is_supervisor(request.user):
+            return error(403, "Only managers and admins may preview triage.")
+        if CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {}) is not None:
+            return error(403, "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie's value.")
+    else:
+        return _unauthorised("Sign in as a manager or admin, or send 'Authorization: Bearer <triage token>'.")
+
+    data, problem = read_json(request)
+    if problem is not None:
+        return problem
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        return error(400, 'Send {"items": [{"text": ...}, ...]}.')
+    if not 1 <= len(data["items"]) <= MAX_ITEMS:
+        return error(400, f"Send 1 to {MAX_ITEMS:,} items (got {len(data['items']):,}).")
+    items, errors = [], {}
+    for index, raw in enumerate(data["items"]):
+        try:
+            items.append(_item(raw))
+        except _Invalid as invalid:
+            errors[str(index)] = str(invalid)
+    if errors:
+        return error(400, "Fix the items listed in 'errors' (by index).", errors=errors)
+    return JsonResponse({"items": [_answer(decision) for decision in decide(items)]})
+
+
+def _unauthorised(message: str) -> JsonResponse:
+    response = error(401, message)
+    response["WWW-Authenticate"] = 'Bearer realm="socialcrm"'
+    return response
+
+
+def _item(raw) -> Item:
+    if not isinstance(raw, dict):
+        raise _Invalid("Each item must be an object with a 'text'.")
+    text = raw.get("text")
+    if not isinstance(text, str):
+        raise _Invalid("'text' must be a string (it may be empty).")
+    if len(text) > MAX_TEXT_CHARS:
+        raise _Invalid(f"'text' is over {MAX_TEXT_CHARS:,} characters.")
+    network = raw.get("network") or ""
+    if not isinstance(network, str) or (network and network not in Network.values):
+        raise _Invalid(f"'network' must be one of {', '.join(Network.values)}.")
+    private = raw.get("private", False)
+    if not isinstance(private, bool):
+        raise _Invalid("'private' must be true or false.")
+    author = raw.get("author") or {}
+    if not isinstance(author, dict):
+        raise _Invalid("'author' must be an object.")
+    followers = author.get("followers", 0)
+    if followers is None:
+        followers = 0
+    if isinstance(followers, bool) or not isinstance(followers, int) or not 0 <= followers <= 10**12:
+        raise _Invalid("'author.followers' must be a whole number from 0.")
+    verified = author.get("verified", False)
+    if not isinstance(verified, bool):
+        raise _Invalid("'author.verified' must be true or false.")
+    tier = author.get("tier") or ""
+    if not isinstance(tier, str) or (tier and tier not in Tier.values):
+        raise _Invalid(f"'author.tier' must be one of {', '.join(Tier.values)}.")
+    return Item(
+        text=text,
+        network=network,
+        is_private=private,
+        author=Author(followers=followers, verified=verified, tier=tier),
+    )
+
+
+def _answer(decision) -> dict:
+    return {
+        "type": decision.message_type,
+        "sentiment": decision.sentiment,
+        "sentiment_score": decision.sentiment_score,
+        "language": decision.language,
+        "influence": decision.influence,
+        "influence_band": decision.influence_band,
+        "action_needed": decision.action_needed,
+        "priority": Priority(decision.priority).name.lower(),
+        "queue": decision.queue_slug or None,
+        "rule": decision.rule_name or None,
+        "labels": decision.labels,
+        "explanation": decision.explanation,
+        "model_version": decision.model_version,
+    }
