@@ -199,7 +199,7 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 class TriageSettingsAdmin(admin.ModelAdmin):
     fieldsets = [
         (
-            "Influence: a weighted mean of five parts, each from 0 to 1",
+            "Influence: each weight (0 to 1) is how far that part alone can raise it; parts add up",
             {
                 "fields": [
                     ("followers_weight", "followers_for_full_score"),
@@ -249,8 +249,8 @@ class TriageSettingsAdmin(admin.ModelAdmin):
                 if medium is not None and high is not None and not 0 <= medium < high <= 1:
                     raise forms.ValidationError("Bands need 0 ≤ medium start < high start ≤ 1.")
                 weights = [name for name in cleaned if name.endswith("_weight")]
-                if any((cleaned.get(name) or 0) < 0 for name in weights):
-                    raise forms.ValidationError("Weights cannot be negative.")
+                if any(not 0 <= (cleaned.get(name) or 0) <= 1 for name in weights):
+                    raise forms.ValidationError("Weights go from 0 to 1.")
                 if weights and not any(cleaned.get(name) for name in weights):
                     raise forms.ValidationError("At least one weight must be above 0.")
                 return cleaned

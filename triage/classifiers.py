@@ -56,6 +56,10 @@ _LEXICON_FOR_BRANDS = {
     "pouting": -2.5,
     "enraged": -2.8,
     "unacceptable": -2.5,
+    "disgraceful": -2.5,
+    "shambles": -2.0,
+    "rubbish": -1.8,
+    "joke": -1.0,  # "your service is a joke"
 }
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _LONG_TEXT = 280
@@ -237,9 +241,10 @@ def scores(*, truth: list[str], predicted: list[str]) -> dict[str, float]:
 
 SENTIMENT_CLASSES = ("negative", "neutral", "positive")
 # VADER's compound score as probabilities: neutral wins within ±0.05, the band VADER's authors recommend.
-_VADER_STEEPNESS, _VADER_NEUTRAL_BAND = 20.0, 0.05
-# Sentiment is VADER (general social text) and the learned model (our domain) in equal parts.
-LEARNED_SENTIMENT_WEIGHT = 0.5
+_VADER_STEEPNESS, _VADER_NEUTRAL_BAND = 8.0, 0.05
+# Sentiment blends the learned model (our domain) with VADER (general social text). Chosen from a small
+# grid as the best on both the seed set's held-out fifth and the development tweets (see README).
+LEARNED_SENTIMENT_WEIGHT = 0.6
 
 
 def vader_probabilities(features: Features) -> np.ndarray:

@@ -44,25 +44,27 @@ def default_tier_scores() -> dict[str, float]:
 class TriageSettings(models.Model):
     """The one row of admin-tunable triage behaviour: how influence is scored and banded, when to retrain.
 
-    Influence is a weighted mean of five parts, each from 0 to 1; a weight of 0 leaves a part out.
+    Influence combines five parts, each from 0 to 1. A part's weight (0 to 1) is how far that part
+    alone can raise influence; parts add up like independent chances, 1 - (1 - w1*p1)(1 - w2*p2)...
+    A weight of 0 leaves a part out.
     """
 
-    followers_weight = models.FloatField(default=0.45)
+    followers_weight = models.FloatField(default=0.85)
     followers_for_full_score = models.PositiveIntegerField(
         default=100_000, help_text="Followers at which the followers part reaches 1 (it grows with the logarithm)."
     )
-    verified_weight = models.FloatField(default=0.2, help_text="A verified account gets this whole part.")
-    tier_weight = models.FloatField(default=0.15)
+    verified_weight = models.FloatField(default=0.35, help_text="A verified account gets this whole part.")
+    tier_weight = models.FloatField(default=0.6)
     tier_scores = models.JSONField(
         default=default_tier_scores,
         blank=True,
         help_text="Each tier's part from 0 to 1; a tier left out counts 0.",
     )
-    value_weight = models.FloatField(default=0.1)
+    value_weight = models.FloatField(default=0.5)
     value_for_full_score = models.PositiveIntegerField(
         default=5_000, help_text="Customer lifetime value at which the value part reaches 1."
     )
-    interactions_weight = models.FloatField(default=0.1)
+    interactions_weight = models.FloatField(default=0.3)
     interactions_for_full_score = models.PositiveIntegerField(
         default=20, help_text="Past conversations at which the interactions part reaches 1."
     )
@@ -85,12 +87,17 @@ class TriageSettings(models.Model):
             models.CheckConstraint(
                 condition=Q(
                     followers_weight__gte=0,
+                    followers_weight__lte=1,
                     verified_weight__gte=0,
+                    verified_weight__lte=1,
                     tier_weight__gte=0,
+                    tier_weight__lte=1,
                     value_weight__gte=0,
+                    value_weight__lte=1,
                     interactions_weight__gte=0,
+                    interactions_weight__lte=1,
                 ),
-                name="triage_settings_weights_not_negative",
+                name="triage_settings_weights_in_range",
             ),
             models.CheckConstraint(
                 condition=Q(retrain_after_corrections__gt=0), name="triage_settings_retrain_positive"

@@ -205,7 +205,7 @@ def _add_labels(wanted: dict[int, set[str]]) -> None:
 @transaction.atomic
 def change_queue(*, conversation: Conversation, queue: Queue, by) -> Conversation:
     """Move a conversation to another queue; when triage had routed it, the move teaches the router."""
-    conversation = Conversation.objects.select_for_update().select_related("queue").get(pk=conversation.pk)
+    conversation = Conversation.objects.select_for_update(of=("self",)).select_related("queue").get(pk=conversation.pk)
     if not queue.is_active:
         raise ValueError(f"The {queue.name} queue is closed.")
     old = conversation.queue

@@ -38,18 +38,21 @@ class InfluencePolicy:
         return cls(**{field: getattr(settings, field) for field in cls.__dataclass_fields__})
 
     def score(self, author: Author) -> float:
-        """Influence from 0 to 1: the weighted mean of followers (log scale), verification, tier, value, history."""
+        """Influence from 0 to 1. Each part (followers on a log scale, verification, tier, value, history)
+        can raise it up to its weight on its own, and parts add up like independent chances:
+        1 - (1 - w1*p1)(1 - w2*p2)... So a 500k-follower account is influential whatever its tier,
+        and a VIP customer is, whatever their followers."""
         parts = [
-            (self.followers_weight, _log_share(author.followers, self.followers_for_full_score)),
+            (self.followers_weight, _log_share(author.followers, self.followers_for_full_score) ** 2),
             (self.verified_weight, 1.0 if author.verified else 0.0),
             (self.tier_weight, _clamp(float(self.tier_scores.get(author.tier, 0) or 0))),
             (self.value_weight, _clamp(author.lifetime_value / max(self.value_for_full_score, 1))),
             (self.interactions_weight, _clamp(author.past_conversations / max(self.interactions_for_full_score, 1))),
         ]
-        total = sum(weight for weight, _ in parts)
-        if total <= 0:
-            return 0.0
-        return round(sum(weight * part for weight, part in parts) / total, 3)
+        unmoved = 1.0
+        for weight, part in parts:
+            unmoved *= 1 - _clamp(weight) * part
+        return round(1 - unmoved, 3)
 
     def band(self, score: float) -> str:
         if score >= self.high_band_from:

@@ -141,7 +141,7 @@ def test_influence_bands_follow_the_admins_settings():
     assert decide([Item(text="hi", author=author)])[0].influence_band == "low"
 
     settings = TriageSettings.load()
-    settings.medium_band_from, settings.high_band_from = 0.05, 0.1
+    settings.medium_band_from, settings.high_band_from = 0.02, 0.04
     settings.save()
 
     assert decide([Item(text="hi", author=author)])[0].influence_band == "high"
