@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 
-.PHONY: run test install install-test lint format migrate demo clean bench-ingest bench-nothing-lost
+.PHONY: run test install install-test lint format migrate demo clean bench-ingest bench-nothing-lost bench-triage
 
 run: install migrate demo ## Serve the app with the demo data (Ctrl-C stops everything)
 	$(PY) manage.py serve --demo-stream 0.2
@@ -50,6 +50,9 @@ bench-ingest: install-test ## Ingest throughput and latency on PostgreSQL + Redi
 
 bench-nothing-lost: install-test ## kill -9 the worker mid-ingest; nothing lost
 	$(PY) tests/bench/nothing_lost.py
+
+bench-triage: install-test ## Triage CPU per message in batches of 1,000, and the preview API with 1,000 items
+	$(PY) tests/bench/triage.py
 
 lint: install-test
 	$(PY) -m ruff check .
