@@ -196,7 +196,7 @@ class Message(models.Model):
         QUEUED = "queued", "Stored, triage enqueued"
         WAITING = "waiting", "Picked up, waiting for the classifier"
         TRIAGED = "triaged", "Triaged"
-        SKIPPED = "skipped", "Not triaged (our own reply)"
+        SKIPPED = "skipped", "Not triaged (our own reply, or stored before triage existed)"
 
     class Delivery(models.TextChoices):
         """Only for outbound replies."""

@@ -82,10 +82,12 @@ def _pane(request, conversation) -> dict:
     }
 
 
-def _render_pane(request, conversation):
+def _render_pane(request, conversation, *, corrected: int | None = None):
     """After a change: the pane alone for htmx, else the whole conversation page."""
     if request.htmx:
-        return render(request, "inbox/inbox.html#conversation-pane", _pane(request, conversation))
+        return render(
+            request, "inbox/inbox.html#conversation-pane", {**_pane(request, conversation), "corrected": corrected}
+        )
     return redirect("inbox:conversation", conversation_id=conversation.pk)
 
 
@@ -102,7 +104,10 @@ def move_queue(request, conversation_id: int):
     form = MoveQueueForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest("Choose one of the open queues.")
-    conversation = change_queue(conversation=conversation, queue=form.cleaned_data["queue"], by=request.user)
+    try:
+        conversation = change_queue(conversation=conversation, queue=form.cleaned_data["queue"], by=request.user)
+    except ValueError as problem:  # the queue closed in the meantime
+        return HttpResponseBadRequest(str(problem))
     if conversations_visible_to(request.user).filter(pk=conversation.pk).exists():
         return _render_pane(request, access_conversation(request.user, conversation.pk))
     # Moved out of the agent's own queues: back to their inbox, saying where it went.
@@ -136,4 +141,4 @@ def correct_triage(request, message_id: int):
         )
     except ValueError as problem:
         return HttpResponseBadRequest(str(problem))
-    return _render_pane(request, access_conversation(request.user, conversation.pk))
+    return _render_pane(request, access_conversation(request.user, conversation.pk), corrected=message.pk)

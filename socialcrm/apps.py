@@ -8,7 +8,9 @@ class SocialcrmConfig(AppConfig):
     name = "socialcrm"
 
     def ready(self) -> None:
-        post_migrate.connect(_sync_roles, sender=self)
+        # After every app's post_migrate, not only ours: an app migrated after this one creates its
+        # permissions in its own post_migrate, and the roles must be granted them too.
+        post_migrate.connect(_sync_roles, dispatch_uid="socialcrm-sync-roles")
 
 
 def _sync_roles(sender, apps=None, **kwargs) -> None:

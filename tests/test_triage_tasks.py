@@ -31,7 +31,21 @@ def test_the_sweep_re_enqueues_messages_whose_task_was_lost():
     fresh = make_conversation().messages.get()
     Message.objects.filter(pk=lost.pk).update(received_at=timezone.now() - timedelta(minutes=5))
 
-    assert sweep_lost_messages() == 1  # tasks run in-process in tests
+    assert sweep_lost_messages() == 1  # only the lost one is re-enqueued (tasks run in-process in tests)
 
     assert Message.objects.get(pk=lost.pk).triage_state == Message.TriageState.TRIAGED
-    assert Message.objects.get(pk=fresh.pk).triage_state == Message.TriageState.QUEUED  # its task may still come
+    # The task took the fresh one along in its batch; its own task will find nothing left to do.
+    assert Message.objects.get(pk=fresh.pk).triage_state == Message.TriageState.TRIAGED
+    assert triage_messages([fresh.pk]) == 0
+
+
+@pytest.mark.django_db
+def test_a_task_takes_up_other_waiting_messages_oldest_first_up_to_its_limit():
+    from triage import services
+
+    named, *others = [make_conversation().messages.get() for _ in range(4)]
+
+    assert services.triage_messages(message_ids=[named.pk], take_up_to=3) == 3
+    states = dict(Message.objects.values_list("pk", "triage_state"))
+    assert states[named.pk] == states[others[0].pk] == states[others[1].pk] == Message.TriageState.TRIAGED
+    assert states[others[2].pk] == Message.TriageState.QUEUED

@@ -5,6 +5,7 @@ from django.db.models import Count
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.text import Truncator
 
 from customers.models import Network, Tier
 from triage.classifiers import ArtifactError
@@ -155,8 +156,8 @@ class RoutingRuleAdmin(admin.ModelAdmin):
             rule.get_network_display() if rule.network else "",
             rule.get_message_type_display() if rule.message_type else "",
             rule.get_sentiment_display() if rule.sentiment else "",
-            f"words: {rule.keywords[:40]}" if rule.keywords else "",
-            f"pattern: {rule.pattern[:40]}" if rule.pattern else "",
+            f"words: {Truncator(rule.keywords).chars(40)}" if rule.keywords else "",
+            f"pattern: {Truncator(rule.pattern).chars(40)}" if rule.pattern else "",
             f"language {rule.language}" if rule.language else "",
             f"influence ≥ {rule.get_min_influence_band_display()}" if rule.min_influence_band else "",
             rule.get_customer_tier_display() if rule.customer_tier else "",
@@ -164,6 +165,18 @@ class RoutingRuleAdmin(admin.ModelAdmin):
             f"channel {rule.channel}" if rule.channel_id else "",
         ]
         return ", ".join(part for part in parts if part) or "always"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if obj.is_active and self.conditions(obj) == "always":
+            later = RoutingRule.objects.filter(is_active=True, position__gt=obj.position).count()
+            self.message_user(
+                request,
+                f"'{obj.name}' has no conditions: it matches every message"
+                + (f", so the {later} active rule(s) after it never set what it sets." if later else ".")
+                + " Give it a higher position to make it a fallback.",
+                messages.WARNING,
+            )
 
     def get_urls(self):
         return [
@@ -262,11 +275,9 @@ class TriageSettingsAdmin(admin.ModelAdmin):
 class ClassifierVersionAdmin(admin.ModelAdmin):
     list_display = [
         "__str__",
-        "task",
         "trained_at",
         "reason",
-        "seed_examples",
-        "correction_examples",
+        "examples",
         "heldout_macro_f1",
         "is_active",
         "load_error",
@@ -287,6 +298,10 @@ class ClassifierVersionAdmin(admin.ModelAdmin):
         "load_error",
     ]
     exclude = ["artifact"]
+
+    @admin.display(description="examples (seed + corrections)")
+    def examples(self, version: ClassifierVersion) -> str:
+        return f"{version.seed_examples:,} + {version.correction_examples:,}"
 
     @admin.display(description="held-out macro-F1")
     def heldout_macro_f1(self, version: ClassifierVersion) -> str:

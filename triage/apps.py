@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 from django.db.models.signals import post_delete, post_migrate, post_save
 
 
@@ -12,6 +13,8 @@ class TriageConfig(AppConfig):
         for model in (RoutingRule, Queue, TriageSettings):
             post_save.connect(_config_changed, sender=model, dispatch_uid=f"triage-config-{model.__name__}-save")
             post_delete.connect(_config_changed, sender=model, dispatch_uid=f"triage-config-{model.__name__}-delete")
+        # A rule may name an agent; deleting one nulls the rule's assignee without a save signal.
+        post_delete.connect(_config_changed, sender=settings.AUTH_USER_MODEL, dispatch_uid="triage-config-user-delete")
         post_migrate.connect(_seed_models, sender=self)
 
 

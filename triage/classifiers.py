@@ -10,7 +10,7 @@ import io
 import re
 import warnings
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -23,6 +23,7 @@ CHAR_FEATURES = 2**17
 DENSE_FEATURES = ("vader_compound", "vader_positive", "vader_negative", "question_mark", "asks", "exclaims", "url")
 FEATURE_SPEC = f"words12-{WORD_FEATURES}+chars35-{CHAR_FEATURES}+dense{len(DENSE_FEATURES)}-v1"
 N_FEATURES = WORD_FEATURES + CHAR_FEATURES + len(DENSE_FEATURES)
+MAX_CLASSES = 100
 
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _HANDLE = re.compile(r"@\w+")
@@ -145,7 +146,7 @@ class LinearModel:
         """The words of one message that pushed it most towards a class, strongest first."""
         by_index: dict[int, str] = {}
         for token in _word_analyzer(features.texts[row]):
-            if token not in ("xxurl", "xxuser", "?", "!"):
+            if _telling(token):
                 by_index.setdefault(_word_index(token), token)
         weights = self.weights[class_index]
         ranked = sorted(by_index.items(), key=lambda item: -weights[item[0]])
@@ -167,37 +168,58 @@ class LinearModel:
 
     @classmethod
     def from_bytes(cls, data: bytes, *, task: str) -> "LinearModel":
-        """Read a model written by to_bytes, refusing anything else. Never unpickles."""
+        """Read a model written by to_bytes, refusing anything else with ArtifactError. Never unpickles."""
         try:
-            with np.load(io.BytesIO(bytes(data)), allow_pickle=False) as arrays:
-                stored_task = str(arrays["task"])
-                spec = str(arrays["feature_spec"])
-                classes = tuple(str(label) for label in arrays["classes"])
-                columns = arrays["columns"]
-                packed = arrays["weights"]
-                bias = arrays["bias"]
-        except (OSError, KeyError, ValueError, EOFError) as problem:
-            raise ArtifactError(f"not a readable model file ({problem})") from problem
+            return cls._parse(bytes(data), task=task)
+        except ArtifactError:
+            raise
+        except Exception as problem:  # a corrupt or foreign file can fail in many ways; none may stop triage
+            raise ArtifactError(f"not a readable model file ({type(problem).__name__}: {problem})") from problem
+
+    @classmethod
+    def _parse(cls, data: bytes, *, task: str) -> "LinearModel":
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            if not hasattr(arrays, "files"):
+                raise ArtifactError("not a model archive")
+            stored_task, spec = str(arrays["task"]), str(arrays["feature_spec"])
+            classes, columns, packed, bias = arrays["classes"], arrays["columns"], arrays["weights"], arrays["bias"]
         if stored_task != task:
             raise ArtifactError(f"a {stored_task!r} model, not a {task!r} one")
         if spec != FEATURE_SPEC:
             raise ArtifactError(f"built for features {spec!r}, this code makes {FEATURE_SPEC!r}")
-        if len(classes) < 2 or packed.shape != (len(classes), len(columns)) or bias.shape != (len(classes),):
+        if classes.ndim != 1 or not 2 <= len(classes) <= MAX_CLASSES or classes.dtype.kind != "U":
+            raise ArtifactError(f"its classes must be 2 to {MAX_CLASSES} labels")
+        labels = tuple(str(label) for label in classes)
+        if len(set(labels)) != len(labels):
+            raise ArtifactError("its classes repeat")
+        if columns.ndim != 1 or columns.dtype.kind not in "iu" or packed.dtype.kind != "f" or bias.dtype.kind != "f":
+            raise ArtifactError("its weights are not numbers of the expected kinds")
+        if packed.shape != (len(labels), len(columns)) or bias.shape != (len(labels),):
             raise ArtifactError("its weights do not match its classes")
         if len(columns) and (columns.min() < 0 or columns.max() >= N_FEATURES):
             raise ArtifactError("its weights point outside the feature space")
         if not (np.isfinite(packed).all() and np.isfinite(bias).all()):
             raise ArtifactError("its weights are not finite numbers")
-        weights = np.zeros((len(classes), N_FEATURES), dtype=np.float32)
+        weights = np.zeros((len(labels), N_FEATURES), dtype=np.float32)
         weights[:, columns] = packed
-        return cls(task=task, classes=classes, weights=weights, bias=bias)
+        return cls(task=task, classes=labels, weights=weights, bias=bias.astype(np.float64))
+
+
+def _telling(token: str) -> bool:
+    """Whether a word or bigram says something to an agent ("refund", "no signal"; not "is it" or a link)."""
+    from triage.language import STOPWORDS
+
+    words = token.split()
+    if any(word in ("xxurl", "xxuser") for word in words):
+        return False
+    return any(len(word) > 2 and not any(word in stop for stop in STOPWORDS.values()) for word in words)
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(bytes(data)).hexdigest()
 
 
-@cache
+@lru_cache(maxsize=2**16)  # bounded: customer text brings endless new words
 def _word_index(token: str) -> int:
     # HashingVectorizer's own bucket for a token (murmurhash3, seed 0, absolute value modulo size).
     return abs(murmurhash3_32(token, seed=0)) % WORD_FEATURES

@@ -9,7 +9,7 @@ import unicodedata
 from collections import Counter
 
 # Distinctive function words per Latin-script language; short texts rarely lack all of them.
-_STOPWORDS: dict[str, frozenset[str]] = {
+STOPWORDS: dict[str, frozenset[str]] = {
     "en": frozenset(
         [
             "the",
@@ -328,7 +328,7 @@ def _latin(text: str) -> str:
         return ""
     votes: Counter[str] = Counter()
     for word in words:
-        for language, stopwords in _STOPWORDS.items():
+        for language, stopwords in STOPWORDS.items():
             if word in stopwords:
                 votes[language] += 1
     for hint, language in _LETTER_HINTS.items():

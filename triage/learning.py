@@ -143,6 +143,7 @@ def train_version(*, task: str, reason: str) -> ClassifierVersion:
             reason=reason[:100],
         )
         Correction.objects.filter(pk__in=fix_ids, used_in__isnull=True).update(used_in=version)
+        _prune(task)
     log.info(
         "Trained %s v%s (%s): held-out macro-F1 %.3f%s",
         task,
@@ -152,6 +153,17 @@ def train_version(*, task: str, reason: str) -> ClassifierVersion:
         f" vs active {active_scores['macro_f1']:.3f}" if active_scores else "",
     )
     return version
+
+
+KEEP_VERSIONS = 10
+
+
+def _prune(task: str) -> None:
+    """Keep the newest KEEP_VERSIONS versions of a task (and always the active one): each holds megabytes."""
+    keep = list(
+        ClassifierVersion.objects.filter(task=task).order_by("-trained_at", "-pk").values_list("pk", flat=True)
+    )[:KEEP_VERSIONS]
+    ClassifierVersion.objects.filter(task=task, is_active=False).exclude(pk__in=keep).delete()
 
 
 @transaction.atomic
@@ -237,7 +249,7 @@ def _load(version_id: int) -> LoadedModel | None:
         return None
     try:
         model = load_version(version)
-    except ArtifactError as problem:
+    except Exception as problem:  # ArtifactError, or anything else a bad row can raise: the old model routes on
         _failed.add(version_id)
         message = f"Could not load: {problem}. The previous model keeps routing."
         log.error("%s model v%s: %s", version.task, version_id, message)

@@ -10,8 +10,8 @@ from inbox.templatetags.inbox_tags import compact_number
 from triage import classifiers
 from triage.language import detect_language
 from triage.learning import LoadedModel, Task, active_models
-from triage.models import MessageType, Sentiment
-from triage.routing import Subject, current_config, route
+from triage.models import MessageType, Priority, Sentiment
+from triage.routing import PatternBudget, Subject, current_config, route
 from triage.signals import Author, action_needed, priority
 
 # A sales lead says it wants to buy: without one of these cues, "lead" gives way to the next best type.
@@ -62,6 +62,18 @@ class Decision:
     scores: dict
 
     @property
+    def type_label(self) -> str:
+        return MessageType(self.message_type).label
+
+    @property
+    def sentiment_label(self) -> str:
+        return Sentiment(self.sentiment).label
+
+    @property
+    def priority_label(self) -> str:
+        return Priority(self.priority).label
+
+    @property
     def model_version(self) -> str:
         """'type:3 queue:5 sentiment:2' (or 'seed' for a model trained in memory): what to quote in a bug report."""
         return " ".join(f"{task}:{version or 'seed'}" for task, version in self.models_used.items())
@@ -80,6 +92,7 @@ def decide(items: list[Item]) -> list[Decision]:
         Task.SENTIMENT: classifiers.sentiment_probabilities(models[Task.SENTIMENT].model, features),
     }
     models_used = {task: models[task].version_id for task in (Task.TYPE, Task.QUEUE, Task.SENTIMENT)}
+    budget = PatternBudget()
     decisions = []
     for row, item in enumerate(items):
         readable = bool(_CONTENT.search(_PLACEHOLDERS.sub(" ", features.texts[row])))
@@ -106,6 +119,7 @@ def decide(items: list[Item]) -> list[Decision]:
                 tier=item.author.tier,
                 is_private=item.is_private,
             ),
+            budget,
         )
         queue_slug, queue_p = _top(models[Task.QUEUE], probabilities[Task.QUEUE][row])
         queue_id = routing.queue_id
@@ -120,7 +134,7 @@ def decide(items: list[Item]) -> list[Decision]:
             sentiment_score=sentiment_score,
             author=item.author,
             readable=readable,
-            queue_name=config.queue_names.get(queue_id, "no queue"),
+            queue_name=config.queue_names.get(queue_id, ""),
             queue_p=queue_p if routing.queue_id is None and config.queue_id(queue_slug) == queue_id else None,
             top_words=models[Task.QUEUE].model.top_words(features, row, _index(models[Task.QUEUE], queue_slug))
             if routing.queue_id is None and readable
@@ -185,6 +199,9 @@ def _index(loaded: LoadedModel, label: str) -> int:
 
 
 def _signed(score: float) -> str:
+    """+0.8, minus 0.3 (with a real minus sign), and 0.0 rather than minus 0.0."""
+    if abs(score) < 0.05:
+        return "0.0"
     return f"{score:+.1f}".replace("-", "\u2212")
 
 
@@ -212,10 +229,12 @@ def _explain(
     if rule_name:
         line = f"rule '{rule_name}': " + ", ".join(facts)
     elif queue_p is not None:
-        words = f"; top words: {', '.join(top_words)}" if top_words else ""
-        line = f"model: {queue_name} {queue_p:.0%}{words} ({', '.join(facts)})"
+        words = f" from the words {', '.join(repr(word) for word in top_words)}" if top_words else ""
+        line = f"model chose {queue_name} ({queue_p:.0%} sure){words}; " + ", ".join(facts)
+    elif queue_name:
+        line = f"no rule or model decided, so the channel's queue {queue_name}; " + ", ".join(facts)
     else:
-        line = f"channel default queue {queue_name} ({', '.join(facts)})"
+        line = "no queue decided; " + ", ".join(facts)
     if timed_out:
         line += f"; rule {', '.join(repr(name) for name in timed_out)} timed out and was skipped"
     return line[:500]

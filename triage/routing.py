@@ -8,6 +8,7 @@ message is still routed.
 
 import logging
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -24,11 +25,23 @@ MAX_MATCH_CHARS = 10_000
 CONFIG_VERSION_KEY = "triage:config-version"
 
 
+PATTERN_BUDGET_SECONDS = 1.0  # all pattern searches of one batch together
+MAX_REPEAT = 100
+_COUNTED_REPEAT = re.compile(r"\{\s*(\d*)\s*(?:,\s*(\d*)\s*)?\}")
+
+
 def compile_pattern(pattern: str) -> regex.Pattern:
-    """Compile a rule's regular expression (case-insensitive), or raise ValueError saying what is wrong."""
+    """Compile a rule's regular expression (case-insensitive), or raise ValueError saying what is wrong.
+
+    Counted repeats above {MAX_REPEAT} are refused: nested, they make patterns that take seconds and
+    hundreds of megabytes merely to compile, in every process.
+    """
+    for low, high in _COUNTED_REPEAT.findall(pattern):
+        if any(bound and int(bound) > MAX_REPEAT for bound in (low, high)):
+            raise ValueError(f"Repeat counts above {MAX_REPEAT} are not allowed (found {{{low},{high}}}).")
     try:
         return regex.compile(pattern, regex.IGNORECASE | regex.VERSION0)
-    except (regex.error, OverflowError, RecursionError) as problem:
+    except (regex.error, OverflowError, RecursionError, MemoryError, ValueError) as problem:
         raise ValueError(f"Not a valid regular expression: {problem}") from problem
 
 
@@ -102,7 +115,7 @@ class CompiledRule:
             stop_processing=rule.stop_processing,
         )
 
-    def matches(self, subject: Subject, timed_out: list[str]) -> bool:
+    def matches(self, subject: Subject, timed_out: list[str], budget: "PatternBudget") -> bool:
         """Whether every condition set holds. A pattern that runs out of time does not match (and is noted)."""
         if self.channel_id is not None and self.channel_id != subject.channel_id:
             return False
@@ -123,15 +136,31 @@ class CompiledRule:
         if self.keywords is not None and not self.keywords.search(subject.text[:MAX_MATCH_CHARS]):
             return False
         if self.pattern is not None:
-            try:
-                found = self.pattern.search(subject.text[:MAX_MATCH_CHARS], timeout=PATTERN_TIMEOUT_SECONDS)
-            except TimeoutError:
-                log.warning("Routing rule %s (%r) timed out on a message; treated as not matching", self.id, self.name)
+            found = budget.search(self.pattern, subject.text[:MAX_MATCH_CHARS])
+            if found is None:
+                log.warning("Routing rule %s (%r) ran out of time on a message; not matching", self.id, self.name)
                 timed_out.append(self.name)
                 return False
             if not found:
                 return False
         return True
+
+
+class PatternBudget:
+    """Time for pattern searches: PATTERN_TIMEOUT_SECONDS each, PATTERN_BUDGET_SECONDS for a whole batch."""
+
+    def __init__(self, seconds: float = PATTERN_BUDGET_SECONDS):
+        self.deadline = time.monotonic() + seconds
+
+    def search(self, pattern: regex.Pattern, text: str) -> bool | None:
+        """Whether the pattern is found; None when the time ran out."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            return None
+        try:
+            return pattern.search(text, timeout=min(PATTERN_TIMEOUT_SECONDS, left)) is not None
+        except TimeoutError:
+            return None
 
 
 @dataclass
@@ -151,11 +180,11 @@ class Routing:
         return self.queue_rule or (self.matched[0] if self.matched else None)
 
 
-def route(rules: tuple[CompiledRule, ...], subject: Subject) -> Routing:
+def route(rules: tuple[CompiledRule, ...], subject: Subject, budget: PatternBudget) -> Routing:
     """Run the rules in order for one message."""
     routing = Routing()
     for rule in rules:
-        if not rule.matches(subject, routing.timed_out):
+        if not rule.matches(subject, routing.timed_out, budget):
             continue
         routing.matched.append(rule)
         if routing.queue_id is None and rule.set_queue_id is not None:

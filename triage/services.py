@@ -2,6 +2,7 @@
 
 from collections import defaultdict
 
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count
@@ -15,19 +16,32 @@ from triage.pipeline import Decision, Item, decide
 from triage.signals import Author
 
 _UNTRIAGED = (Message.TriageState.QUEUED, Message.TriageState.WAITING)
-RETRAIN_LOCK_KEY = "triage:retrain-enqueued"
+BATCH_LIMIT = 1000
+RETRAIN_ENQUEUED_KEY = "triage:retrain-enqueued"
+SENTIMENT_SCORE_OF = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
 
 
-def triage_messages(*, message_ids: list[int]) -> int:
+def triage_messages(*, message_ids: list[int], take_up_to: int = BATCH_LIMIT) -> int:
     """Classify and route stored messages that are not triaged yet; returns how many were triaged.
 
-    The work of deciding happens outside the transaction; inside, only rows still untriaged (and not
-    locked by another worker) are written, so running it twice changes nothing already decided.
-    A conversation takes its queue from its first triaged message; later messages can only raise
-    its priority, add labels, and update its sentiment.
+    Besides the messages named, it takes up other untriaged ones, oldest first, up to `take_up_to`
+    in all: in a storm each task then triages a large batch (far cheaper per message than many
+    small ones) and the tasks that follow find their messages done. The work of deciding happens
+    outside the transaction; inside, only rows still untriaged (and not locked by another worker)
+    are written, so running it twice changes nothing already decided. A conversation takes its
+    queue from its first triaged message; later messages can only raise its priority, add labels,
+    and update its sentiment.
     """
+    untriaged = Message.objects.filter(triage_state__in=_UNTRIAGED)
+    wanted = list(untriaged.filter(pk__in=message_ids).values_list("pk", flat=True)[:take_up_to])
+    if wanted and len(wanted) < take_up_to:
+        wanted += (
+            untriaged.exclude(pk__in=wanted)
+            .order_by("received_at")  # the message_triage_backlog index
+            .values_list("pk", flat=True)[: take_up_to - len(wanted)]
+        )
     messages = list(
-        Message.objects.filter(pk__in=message_ids, triage_state__in=_UNTRIAGED)
+        Message.objects.filter(pk__in=wanted, triage_state__in=_UNTRIAGED)
         .select_related("author", "conversation__customer", "channel")
         .order_by("pk")
     )
@@ -114,8 +128,9 @@ def _apply_to_conversations(messages: list[Message], decisions: dict[int, Decisi
     conversations = {
         c.pk: c
         for c in Conversation.objects.select_for_update(of=("self",))
-        .select_related("queue__sla_policy")
+        .select_related("queue__sla_policy", "channel")
         .filter(pk__in=by_conversation)
+        .order_by("pk")  # one lock order for every worker: no deadlocks
     }
     routed_before = set(
         TriageDecision.objects.filter(message__conversation_id__in=by_conversation)
@@ -126,6 +141,11 @@ def _apply_to_conversations(messages: list[Message], decisions: dict[int, Decisi
         q.pk: q
         for q in Queue.objects.select_related("sla_policy").filter(pk__in={d.queue_id for d in decisions.values()})
     }
+    assignees = set(
+        get_user_model()
+        .objects.filter(pk__in={d.assign_to_id for d in decisions.values() if d.assign_to_id}, is_active=True)
+        .values_list("pk", flat=True)
+    )
     labels_wanted: dict[int, set[str]] = defaultdict(set)
     events, changed = [], []
     for conversation_id, in_order in by_conversation.items():
@@ -135,7 +155,9 @@ def _apply_to_conversations(messages: list[Message], decisions: dict[int, Decisi
             decision = decisions[message.pk]
             first = conversation_id not in routed_before
             routed_before.add(conversation_id)
-            if first:
+            # Triage routes a conversation once, and only one still where ingest put it: a queue chosen
+            # by a person (a move before triage ran, or history from before triage existed) stands.
+            if first and conversation.queue_id in (None, conversation.channel.default_queue_id):
                 if decision.queue_id is not None:
                     conversation.queue = queues[decision.queue_id]
                 conversation.message_type = decision.message_type
@@ -145,7 +167,11 @@ def _apply_to_conversations(messages: list[Message], decisions: dict[int, Decisi
                 if conversation.message_type == "other":
                     conversation.message_type = decision.message_type
             conversation.sentiment = decision.sentiment
-            if decision.assign_to_id and conversation.assignee_id is None:
+            if (
+                decision.assign_to_id in assignees
+                and conversation.assignee_id is None
+                and conversation.status != "resolved"
+            ):
                 conversation.assignee_id = decision.assign_to_id
             labels_wanted[conversation_id].update(decision.labels)
             events.append(
@@ -247,7 +273,13 @@ def correct_message(*, message: Message, message_type: str | None = None, sentim
         decision.sentiment = sentiment
     if not changes:
         return decision
-    decision.save(update_fields=["message_type", "sentiment"])
+    if sentiment and any(field == Correction.Field.SENTIMENT for field, _, _ in changes):
+        # A person's label is certain: the score says so rather than keep the model's contrary guess.
+        decision.sentiment_score = SENTIMENT_SCORE_OF[sentiment]
+    was = ", ".join(old for _, old, _ in changes)
+    who = by.get_full_name() or by.get_username() if by else "an agent"
+    decision.explanation = f"corrected by {who} (triage said {was}); {decision.explanation}"[:500]
+    decision.save(update_fields=["message_type", "sentiment", "sentiment_score", "explanation"])
     conversation = message.conversation
     latest_inbound = (
         Message.objects.filter(conversation=conversation, direction=Message.Direction.INBOUND)
@@ -278,18 +310,25 @@ def _record_correction(*, conversation, message, field: str, old: str, new: str,
     correction = Correction.objects.create(
         conversation=conversation, message=message, field=field, old_value=old, new_value=new, corrected_by=by
     )
-    transaction.on_commit(retrain_if_due)
+    # robust: a broker that is down must not turn a saved correction into an error page
+    transaction.on_commit(retrain_if_due, robust=True)
     return correction
 
 
+RETRAIN_EVERY = 10 * 60  # at most one retraining enqueued by corrections per ten minutes (also a backoff)
+
+
 def retrain_if_due() -> bool:
-    """Enqueue a retraining once enough corrections are waiting (at most one enqueued at a time)."""
+    """Enqueue a retraining once enough new corrections are waiting (each message or conversation counts once)."""
     from triage.tasks import retrain_classifiers
 
     threshold = TriageSettings.load().retrain_after_corrections
-    if Correction.objects.filter(used_in__isnull=True).count() < threshold:
+    waiting = (
+        Correction.objects.filter(used_in__isnull=True).values("field", "message_id", "conversation_id").distinct()
+    )
+    if waiting.count() < threshold:
         return False
-    if not cache.add(RETRAIN_LOCK_KEY, 1, timeout=30 * 60):
+    if not cache.add(RETRAIN_ENQUEUED_KEY, 1, timeout=RETRAIN_EVERY):
         return False
     retrain_classifiers.delay(reason=f"{threshold}+ new corrections")
     return True

@@ -1,5 +1,6 @@
 """Celery wrappers around triage; each takes ids and is safe to run twice."""
 
+import uuid
 from datetime import timedelta
 
 from celery import shared_task
@@ -41,13 +42,24 @@ def sweep_lost_messages(older_than_seconds: float = LOST_AFTER.total_seconds()) 
     return len(ids)
 
 
+RETRAIN_RUNNING_KEY = "triage:retrain-running"
+RETRAIN_MAX_SECONDS = 60 * 60
+
+
 @shared_task(acks_late=True, ignore_result=True)
 def retrain_classifiers(reason: str = "nightly") -> list[int]:
-    """Retrain every model from the seed set plus corrections; each becomes active only if not worse."""
-    from triage.learning import Task, train_version
-    from triage.services import RETRAIN_LOCK_KEY
+    """Retrain every model from the seed set plus corrections; each becomes active only if not worse.
 
+    One retraining at a time across all workers (corrections, the nightly run and admins all come
+    here); a call while one runs returns at once. Returns the new versions' ids.
+    """
+    from triage.learning import Task, train_version
+
+    owner = uuid.uuid4().hex
+    if not cache.add(RETRAIN_RUNNING_KEY, owner, timeout=RETRAIN_MAX_SECONDS):
+        return []
     try:
         return [train_version(task=task, reason=reason).pk for task in Task.values]
     finally:
-        cache.delete(RETRAIN_LOCK_KEY)
+        if cache.get(RETRAIN_RUNNING_KEY) == owner:  # release only our own lock
+            cache.delete(RETRAIN_RUNNING_KEY)

@@ -94,6 +94,20 @@ def steady_latency(token: str, *, rate: int, seconds: int, batch: int = 10) -> t
     return percentile(latencies, 0.5), percentile(latencies, 0.95), max(latencies)
 
 
+def drain_backlog() -> None:
+    """Let the worker triage what the throughput runs stored (much faster than one worker triages)."""
+    started = time.monotonic()
+    left = backlog = sql("SELECT count(*) FROM inbox_message WHERE processed_at IS NULL")[0][0]
+    while left:
+        time.sleep(1)
+        left = sql("SELECT count(*) FROM inbox_message WHERE processed_at IS NULL")[0][0]
+    elapsed = time.monotonic() - started
+    print(
+        f"One worker triaged the remaining backlog of {backlog:,} in {elapsed:.0f} s "
+        f"({backlog / max(elapsed, 1e-9):,.0f} messages/s)"
+    )
+
+
 def main() -> None:
     with stack() as processes:
         token = add_channel()
@@ -105,7 +119,8 @@ def main() -> None:
         throughput(token, label="batch of 100", batch=100, requests=100, clients=4)
         throughput(token, label="batch of 1000", batch=1000, requests=20, clients=1)
         throughput(token, label="batch of 1000", batch=1000, requests=20, clients=2)
-        print("Latency from 202 to processed (triage task ran) at a steady 200 mentions/s (batches of 10) for 30 s:")
+        drain_backlog()
+        print("Latency from 202 to triaged (the triage task ran) at a steady 200 mentions/s (batches of 10) for 30 s:")
         p50, p95, worst = steady_latency(token, rate=200, seconds=30)
         print(f"  p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {worst * 1000:.0f} ms")
         print(f"Daphne resident memory after the run: {processes['daphne'].rss_mb():.0f} MB")

@@ -72,8 +72,8 @@ def test_when_no_rule_decides_the_model_does_and_says_how_sure_it_is():
     decision = one("Please add a dark mode to the app, my eyes hurt at night")
 
     assert decision.rule_name == "" and decision.queue_slug == "product"
-    assert decision.explanation.startswith("model: Product ")
-    assert "top words:" in decision.explanation
+    assert decision.explanation.startswith("model chose Product (")
+    assert "from the words 'app'" in decision.explanation
 
 
 def test_language_is_detected():
