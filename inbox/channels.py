@@ -37,17 +37,24 @@ def take_from_rate_limit(channel: Channel, count: int) -> int | None:
     """Count `count` mentions against the channel's per-minute allowance.
 
     Returns None when they fit, else the seconds until the next minute starts (for Retry-After).
+    """
+    return take_from_allowance(f"ingest-rate:{channel.pk}", count, per_minute=channel.rate_limit_per_minute)
+
+
+def take_from_allowance(key: str, count: int, *, per_minute: int) -> int | None:
+    """Count `count` against a per-minute allowance named `key`; None when it fits, else seconds to wait.
+
     Shared by every web process through the cache (Redis in production).
     """
     now = time.time()
     window = int(now // 60)
-    key = f"ingest-rate:{channel.pk}:{window}"
+    key = f"{key}:{window}"
     cache.add(key, 0, timeout=120)
     try:
         used = cache.incr(key, count)
     except ValueError:  # expired between add and incr
         cache.set(key, count, timeout=120)
         used = count
-    if used > channel.rate_limit_per_minute:
+    if used > per_minute:
         return max(1, math.ceil((window + 1) * 60 - now))
     return None

@@ -236,6 +236,10 @@ OPENAPI = {
                     "403": _error("Signed in, but not a manager or admin (or the CSRF check failed)."),
                     "413": _error("The body is over 5 MB."),
                     "415": _error("The body is not JSON."),
+                    "429": {
+                        **_error("Over 30 previews a minute for this token or user."),
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+                    },
                 },
             }
         },

@@ -160,3 +160,14 @@ def test_the_schema_describes_the_preview(client):
 
     assert "/api/v1/triage/preview" in schema["paths"]
     assert set(schema["components"]["schemas"]["Decision"]["properties"]) >= KEYS
+
+
+def test_each_caller_gets_a_limited_number_of_previews_a_minute(client, token):
+    from triage.api import REQUESTS_PER_MINUTE
+
+    for _ in range(REQUESTS_PER_MINUTE):
+        assert post(client, {"items": [{"text": "hi"}]}, token).status_code == 200
+
+    response = post(client, {"items": [{"text": "hi"}]}, token)
+
+    assert response.status_code == 429 and int(response["Retry-After"]) >= 1
