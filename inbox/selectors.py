@@ -105,7 +105,7 @@ def conversation_list(user, *, queue: Queue, status_filter: str = "active", limi
 def conversation_thread(conversation: Conversation) -> list[Message | Note]:
     """Every message and internal note of the conversation, oldest first."""
     messages = conversation.messages.select_related("author", "sent_by", "triage")
-    notes = conversation.notes.select_related("author")
+    notes = conversation.notes.select_related("author").prefetch_related("mentions")
     return sorted(
         chain(messages, notes),
         key=lambda item: (item.posted_at if isinstance(item, Message) else item.created_at, item.pk),

@@ -1,17 +1,18 @@
 """The verbs that change the inbox. Each validates, writes in a transaction and records an Event."""
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from customers.models import Customer
 from customers.services import resolve_authors
 from inbox.mentions import IncomingMention
-from inbox.models import Channel, Conversation, Event, Message, Status
+from inbox.models import Channel, Conversation, Event, Message, Note, Status
 from socialcrm.db import update_rows
 from triage.models import Priority, Queue
 from triage.tasks import triage_messages
@@ -78,6 +79,7 @@ class IngestResult:
 # Statuses a new message from the customer brings back to "open".
 _WOKEN_BY_CUSTOMER = frozenset({Status.PENDING, Status.SNOOZED, Status.RESOLVED})
 _TRIAGE_CHUNK = 500
+NOTE_MAX_LENGTH = 10_000
 
 
 def ingest(*, channel: Channel, mentions: Sequence[IncomingMention]) -> IngestResult:
@@ -234,3 +236,132 @@ def _store_fresh(*, channel: Channel, mentions: list[IncomingMention], now) -> d
     ]
     Event.objects.bulk_create(events)
     return {m.external_id: (m.pk, m.conversation.pk) for m in messages}
+
+
+# What agents do to a conversation --------------------------------------------------------------
+
+WORKABLE = (Status.NEW, Status.OPEN)
+_MENTION = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
+
+
+def _may_work(agent, conversation: Conversation) -> bool:
+    from socialcrm.roles import is_supervisor
+
+    if not agent.is_active:
+        return False
+    return is_supervisor(agent) or agent.queues.filter(pk=conversation.queue_id, is_active=True).exists()
+
+
+@transaction.atomic
+def assign_conversation(*, conversation: Conversation, agent, by) -> Conversation:
+    """Give the conversation to an agent who works its queue (None unassigns). A new one becomes open."""
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=conversation.pk)
+    )
+    if agent is not None and not _may_work(agent, conversation):
+        raise ValueError(f"{agent.get_full_name() or agent.get_username()} does not work this conversation's queue.")
+    old = conversation.assignee
+    if (old.pk if old else None) == (agent.pk if agent else None):
+        return conversation
+    conversation.assignee = agent
+    fields = ["assignee", "updated_at"]
+    if agent is not None and conversation.status == Status.NEW:
+        conversation.move_to(Status.OPEN, now=timezone.now())
+        fields += ["status", "snoozed_until", "resolved_at"]
+    conversation.save(update_fields=fields)
+    record_event(
+        kind=Event.Kind.ASSIGNED,
+        actor=by,
+        conversation=conversation,
+        old=old.get_username() if old else "",
+        new=agent.get_username() if agent else "",
+    )
+    return conversation
+
+
+def get_next(*, agent) -> Conversation | None:
+    """Claim the most urgent unassigned conversation in the agent's queues, or None when none waits.
+
+    Atomic: the row is locked with SKIP LOCKED, so agents pressing it at the same moment each get a
+    different conversation, and none waits for another's transaction.
+    """
+    from inbox.selectors import queues_visible_to
+
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(queue__in=queues_visible_to(agent).values("pk"), assignee__isnull=True, status__in=WORKABLE)
+            .order_by(F("priority").desc(), F("first_response_due_at").asc(nulls_last=True), "created_at", "pk")
+            .first()
+        )
+        if conversation is None:
+            return None
+        conversation.assignee = agent
+        if conversation.status == Status.NEW:
+            conversation.move_to(Status.OPEN, now=timezone.now())
+        conversation.save(update_fields=["assignee", "status", "snoozed_until", "resolved_at", "updated_at"])
+        record_event(
+            kind=Event.Kind.ASSIGNED,
+            actor=agent,
+            conversation=conversation,
+            old="",
+            new=agent.get_username(),
+            via="get next",
+        )
+    return conversation
+
+
+@transaction.atomic
+def add_note(*, conversation: Conversation, author, text: str) -> Note:
+    """An internal note; @username mentions colleagues who may see the conversation (others are ignored)."""
+    from django.contrib.auth import get_user_model
+
+    from inbox.selectors import conversations_visible_to
+
+    text = text.strip()
+    if not text:
+        raise ValueError("A note needs some text.")
+    if len(text) > NOTE_MAX_LENGTH:
+        raise ValueError(f"A note holds at most {NOTE_MAX_LENGTH:,} characters.")
+    note = Note.objects.create(conversation=conversation, author=author, text=text)
+    named = {name.rstrip(".").lower() for name in _MENTION.findall(text)}
+    colleagues = []
+    if named:
+        User = get_user_model()
+        by_name = Q()
+        for name in sorted(named)[:20]:
+            by_name |= Q(**{f"{User.USERNAME_FIELD}__iexact": name})
+        colleagues = [
+            user
+            for user in User.objects.filter(by_name, is_active=True).exclude(pk=author.pk)
+            if conversations_visible_to(user).filter(pk=conversation.pk).exists()
+        ]
+    note.mentions.set(colleagues)
+    record_event(
+        kind=Event.Kind.NOTE_ADDED,
+        actor=author,
+        conversation=conversation,
+        note=note.pk,
+        mentions=[user.get_username() for user in colleagues],
+    )
+    return note
+
+
+def wake_snoozed(*, now: datetime | None = None) -> int:
+    """Reopen snoozed conversations whose wake-up time has come; returns how many woke."""
+    now = now or timezone.now()
+    woken = 0
+    for pk in Conversation.objects.filter(status=Status.SNOOZED, snoozed_until__lte=now).values_list("pk", flat=True):
+        with transaction.atomic():
+            conversation = (
+                Conversation.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, status=Status.SNOOZED, snoozed_until__lte=now)
+                .first()
+            )
+            if conversation is None:
+                continue
+            conversation.move_to(Status.OPEN, now=now)
+            conversation.save(update_fields=["status", "snoozed_until", "resolved_at", "updated_at"])
+            record_event(kind=Event.Kind.STATUS_CHANGED, conversation=conversation, old=Status.SNOOZED, new=Status.OPEN)
+            woken += 1
+    return woken

@@ -31,3 +31,11 @@ def poll_due_channels() -> int:
             (poll_feed if channel.kind == Channel.Kind.RSS else poll_mailbox).delay(channel.pk)
             due += 1
     return due
+
+
+@shared_task(ignore_result=True)
+def wake_snoozed_conversations() -> int:
+    """Reopen conversations whose snooze is over (beat runs this each minute)."""
+    from inbox.services import wake_snoozed
+
+    return wake_snoozed()

@@ -9,4 +9,8 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/", views.conversation, name="conversation"),
     path("conversations/<int:conversation_id>/queue", views.move_queue, name="move-queue"),
     path("messages/<int:message_id>/triage", views.correct_triage, name="correct-triage"),
+    path("conversations/<int:conversation_id>/assign", views.assign, name="assign"),
+    path("conversations/<int:conversation_id>/status", views.set_status, name="set-status"),
+    path("conversations/<int:conversation_id>/notes", views.add_note, name="add-note"),
+    path("next", views.get_next, name="get-next"),
 ]

@@ -1,13 +1,18 @@
+from datetime import timedelta
+
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from inbox.models import Message
+from inbox import services
+from inbox.models import Conversation, InvalidTransition, Message
 from inbox.selectors import (
     LIST_FILTERS,
     access_conversation,
@@ -17,6 +22,8 @@ from inbox.selectors import (
     customer_sidebar,
     queue_summaries,
 )
+from inbox.services import assign_conversation, change_status
+from socialcrm.roles import is_supervisor
 from triage.models import MessageType, Queue, Sentiment
 from triage.services import change_queue, correct_message
 
@@ -142,3 +149,88 @@ def correct_triage(request, message_id: int):
     except ValueError as problem:
         return HttpResponseBadRequest(str(problem))
     return _render_pane(request, access_conversation(request.user, conversation.pk), corrected=message.pk)
+
+
+class AssignForm(forms.Form):
+    assignee = forms.CharField(required=False, max_length=20)  # "me", "" (nobody), or a colleague's id
+
+
+@require_POST
+def assign(request, conversation_id: int):
+    """Assign to me, unassign, or (supervisors) assign to a colleague who works the queue."""
+    conversation = access_conversation(request.user, conversation_id)
+    if not request.user.has_perm("inbox.change_conversation"):
+        raise PermissionDenied
+    form = AssignForm(request.POST)
+    choice = form.data.get("assignee", "")
+    if choice == "me":
+        agent = request.user
+    elif choice == "":
+        agent = None
+    elif choice.isdigit() and is_supervisor(request.user):
+        agent = get_user_model().objects.filter(pk=int(choice), is_active=True).first()
+        if agent is None:
+            return HttpResponseBadRequest("No active colleague with that id.")
+    else:
+        return HttpResponseBadRequest("Choose 'me', nobody, or (as a supervisor) a colleague.")
+    try:
+        conversation = assign_conversation(conversation=conversation, agent=agent, by=request.user)
+    except ValueError as problem:
+        return HttpResponseBadRequest(str(problem))
+    return _render_pane(request, access_conversation(request.user, conversation.pk))
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(choices=Conversation.Status.choices)
+    snooze_hours = forms.IntegerField(required=False, min_value=1, max_value=24 * 90)
+
+
+@require_POST
+def set_status(request, conversation_id: int):
+    """Resolve, reopen, mark pending, or snooze for a number of hours (it reopens by itself)."""
+    conversation = access_conversation(request.user, conversation_id)
+    if not request.user.has_perm("inbox.change_conversation"):
+        raise PermissionDenied
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest("Choose a status (and, to snooze, 1 hour to 90 days).")
+    status, hours = form.cleaned_data["status"], form.cleaned_data["snooze_hours"]
+    snoozed_until = None
+    if status == Conversation.Status.SNOOZED:
+        if not hours:
+            return HttpResponseBadRequest("Say for how long to snooze.")
+        snoozed_until = timezone.now() + timedelta(hours=hours)
+    try:
+        change_status(conversation=conversation, status=status, by=request.user, snoozed_until=snoozed_until)
+    except InvalidTransition as problem:
+        return HttpResponseBadRequest(str(problem))
+    return _render_pane(request, access_conversation(request.user, conversation.pk))
+
+
+@require_POST
+def add_note(request, conversation_id: int):
+    """An internal note on the conversation, with @mentions."""
+    conversation = access_conversation(request.user, conversation_id)
+    if not request.user.has_perm("inbox.add_note"):
+        raise PermissionDenied
+    try:
+        services.add_note(conversation=conversation, author=request.user, text=request.POST.get("text", ""))
+    except ValueError as problem:
+        return HttpResponseBadRequest(str(problem))
+    return _render_pane(request, access_conversation(request.user, conversation.pk))
+
+
+@require_POST
+def get_next(request):
+    """Claim the most urgent unassigned conversation in my queues and open it."""
+    if not request.user.has_perm("inbox.change_conversation"):
+        raise PermissionDenied
+    conversation = services.get_next(agent=request.user)
+    if conversation is None:
+        messages.info(request, "Nothing is waiting: every new or open conversation in your queues has someone.")
+        target = reverse("inbox:home")
+    else:
+        target = reverse("inbox:conversation", args=[conversation.pk])
+    if request.htmx:
+        return HttpResponseClientRedirect(target)
+    return redirect(target)

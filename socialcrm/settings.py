@@ -186,6 +186,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-lost-messages": {"task": "triage.tasks.sweep_lost_messages", "schedule": 60.0},
     "poll-feeds-and-mailboxes": {"task": "inbox.tasks.poll_due_channels", "schedule": 60.0},
+    "wake-snoozed-conversations": {"task": "inbox.tasks.wake_snoozed_conversations", "schedule": 60.0},
     "retrain-classifiers-nightly": {
         "task": "triage.tasks.retrain_classifiers",
         "schedule": crontab(hour=3, minute=17),

@@ -10,3 +10,21 @@ document.addEventListener("htmx:afterSwap", (event) => {
     else link.removeAttribute("aria-current");
   });
 });
+
+// A refused action (400: a closed queue, an empty note...) says why, instead of silently doing nothing.
+document.addEventListener("htmx:responseError", (event) => {
+  let box = document.getElementById("action-error");
+  if (!box) {
+    box = document.createElement("p");
+    box.id = "action-error";
+    box.className = "flash flash-error";
+    box.setAttribute("role", "alert");
+    document.querySelector("main").prepend(box);
+  }
+  const text = event.detail.xhr.responseText || "";
+  box.textContent = event.detail.xhr.status < 500 && text.length < 300 ? text : "That did not work; please try again.";
+});
+document.addEventListener("htmx:afterRequest", (event) => {
+  const box = document.getElementById("action-error");
+  if (box && event.detail.successful) box.remove();
+});

@@ -1,0 +1,141 @@
+"""What agents do to a conversation: assign, get next, resolve, snooze, notes. Each audited, each behind access."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from inbox.models import Conversation, Event, Note
+from inbox.services import get_next, wake_snoozed
+from tests.factories import make_conversation, make_user
+
+pytestmark = pytest.mark.django_db
+HX = {"HX-Request": "true", "HX-Target": "conversation-pane"}
+
+
+def test_assign_to_me_opens_a_new_conversation_and_is_audited(agent_client, agent_in_service_queue):
+    conversation = make_conversation("service")
+
+    response = agent_client.post(f"/inbox/conversations/{conversation.pk}/assign", {"assignee": "me"}, headers=HX)
+
+    assert response.status_code == 200 and "Unassign me" in response.content.decode()
+    conversation.refresh_from_db()
+    assert conversation.assignee == agent_in_service_queue and conversation.status == Conversation.Status.OPEN
+    event = Event.objects.get(kind=Event.Kind.ASSIGNED)
+    assert event.actor == agent_in_service_queue and event.data == {"old": "", "new": "sam"}
+
+    agent_client.post(f"/inbox/conversations/{conversation.pk}/assign", {"assignee": ""}, headers=HX)
+    assert Conversation.objects.get().assignee is None
+
+
+def test_an_agent_cannot_assign_to_someone_else_and_a_supervisor_cannot_assign_outside_the_queue(client):
+    conversation = make_conversation("service")
+    agent = make_user("sam", role="agent", queues=("service",))
+    outsider = make_user("otto", role="agent", queues=("sales",))
+    client.force_login(agent)
+    assert client.post(f"/inbox/conversations/{conversation.pk}/assign", {"assignee": outsider.pk}).status_code == 400
+
+    client.force_login(make_user("maria", role="manager"))
+    response = client.post(f"/inbox/conversations/{conversation.pk}/assign", {"assignee": outsider.pk})
+    assert response.status_code == 400 and "does not work this conversation" in response.content.decode()
+    assert client.post(f"/inbox/conversations/{conversation.pk}/assign", {"assignee": agent.pk}).status_code == 302
+    assert Conversation.objects.get().assignee == agent
+
+
+def test_get_next_claims_the_most_urgent_unassigned_conversation_in_my_queues(agent_client, agent_in_service_queue):
+    make_conversation("service", text="normal")
+    urgent = make_conversation("service", text="urgent", priority=3)
+    make_conversation("sales", text="not my queue", priority=3)
+    make_conversation("service", text="taken", priority=3, assignee=make_user("tom", queues=("service",)))
+
+    response = agent_client.post("/inbox/next")
+
+    assert response.status_code == 302 and response.url == f"/inbox/conversations/{urgent.pk}/"
+    urgent.refresh_from_db()
+    assert urgent.assignee == agent_in_service_queue and urgent.status == Conversation.Status.OPEN
+    assert Event.objects.get(kind=Event.Kind.ASSIGNED).data["via"] == "get next"
+
+
+def test_get_next_with_nothing_waiting_says_so(agent_client):
+    response = agent_client.post("/inbox/next", follow=True)
+
+    assert "Nothing is waiting" in response.content.decode()
+
+
+def test_resolve_reopen_and_pending_follow_the_allowed_transitions(agent_client):
+    conversation = make_conversation("service")
+    url = f"/inbox/conversations/{conversation.pk}/status"
+
+    assert agent_client.post(url, {"status": "resolved"}, headers=HX).status_code == 200
+    assert Conversation.objects.get().status == "resolved"
+    assert (
+        agent_client.post(url, {"status": "pending"}, headers=HX).status_code == 400
+    )  # resolved -> pending is not allowed
+    assert agent_client.post(url, {"status": "open"}, headers=HX).status_code == 200
+    assert Conversation.objects.get().status == "open"
+    assert agent_client.post(url, {"status": "closed-forever"}).status_code == 400
+    assert Event.objects.filter(kind=Event.Kind.STATUS_CHANGED).count() == 2
+
+
+def test_a_snoozed_conversation_reopens_by_itself(agent_client):
+    conversation = make_conversation("service")
+    url = f"/inbox/conversations/{conversation.pk}/status"
+    assert agent_client.post(url, {"status": "snoozed"}).status_code == 400  # for how long?
+
+    agent_client.post(url, {"status": "snoozed", "snooze_hours": 4}, headers=HX)
+
+    conversation.refresh_from_db()
+    assert conversation.status == "snoozed"
+    assert timedelta(hours=3, minutes=59) < conversation.snoozed_until - timezone.now() <= timedelta(hours=4)
+    assert wake_snoozed() == 0
+    assert wake_snoozed(now=timezone.now() + timedelta(hours=5)) == 1
+    assert Conversation.objects.get().status == "open"
+
+
+def test_a_note_mentions_colleagues_who_may_see_the_conversation(agent_client, agent_in_service_queue):
+    conversation = make_conversation("service")
+    tom = make_user("tom", role="agent", queues=("service",))
+    make_user("otto", role="agent", queues=("sales",))
+
+    response = agent_client.post(
+        f"/inbox/conversations/{conversation.pk}/notes",
+        {"text": "@tom can you check the refund? cc @otto @nobody <img src=x onerror=alert(1)>"},
+        headers=HX,
+    )
+
+    assert response.status_code == 200
+    note = Note.objects.get()
+    assert list(note.mentions.all()) == [tom]
+    assert Event.objects.get(kind=Event.Kind.NOTE_ADDED).data["mentions"] == ["tom"]
+    body = response.content.decode()
+    assert "@tom" in body and "<img src=x" not in body and "&lt;img src=x" in body
+
+
+def test_an_empty_note_is_refused(agent_client):
+    conversation = make_conversation("service")
+
+    response = agent_client.post(f"/inbox/conversations/{conversation.pk}/notes", {"text": "   "})
+
+    assert response.status_code == 400 and not Note.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("assign", {"assignee": "me"}),
+        ("status", {"status": "resolved"}),
+        ("notes", {"text": "hello"}),
+    ],
+)
+def test_another_queues_conversation_is_404_for_every_action(agent_client, path, data):
+    elsewhere = make_conversation("pr")
+
+    assert agent_client.post(f"/inbox/conversations/{elsewhere.pk}/{path}", data).status_code == 404
+    elsewhere.refresh_from_db()
+    assert elsewhere.assignee is None and elsewhere.status == "new" and not Note.objects.exists()
+
+
+def test_get_next_never_reaches_outside_my_queues(agent_in_service_queue):
+    make_conversation("pr", priority=3)
+
+    assert get_next(agent=agent_in_service_queue) is None
