@@ -80,6 +80,7 @@ class IngestResult:
 _WOKEN_BY_CUSTOMER = frozenset({Status.PENDING, Status.SNOOZED, Status.RESOLVED})
 _TRIAGE_CHUNK = 500
 NOTE_MAX_LENGTH = 10_000
+DELIVERY_ATTEMPTS = 5
 
 
 def ingest(*, channel: Channel, mentions: Sequence[IncomingMention]) -> IngestResult:
@@ -365,3 +366,106 @@ def wake_snoozed(*, now: datetime | None = None) -> int:
             record_event(kind=Event.Kind.STATUS_CHANGED, conversation=conversation, old=Status.SNOOZED, new=Status.OPEN)
             woken += 1
     return woken
+
+
+@transaction.atomic
+def reply(*, conversation: Conversation, text: str, private: bool, by) -> Message:
+    """Answer the customer on the conversation's own channel; a task sends it after commit.
+
+    The reply answers the customer's latest message (as a comment reply, a reply tweet, a DM, or an
+    e-mail in the same thread). The first reply stamps first_response_at; a new conversation becomes
+    open and, if nobody had it, the replier's.
+    """
+    from inbox.senders import length_limit
+    from inbox.tasks import deliver_reply
+
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",)).select_related("channel").get(pk=conversation.pk)
+    )
+    text = text.strip()
+    limit = length_limit(conversation.channel)
+    if not text:
+        raise ValueError("A reply needs some text.")
+    if len(text) > limit:
+        raise ValueError(f"{conversation.channel.get_network_display()} takes at most {limit:,} characters.")
+    now = timezone.now()
+    answering = (
+        Message.objects.filter(conversation=conversation, direction=Message.Direction.INBOUND)
+        .order_by("-posted_at", "-pk")
+        .values_list("external_id", flat=True)
+        .first()
+    )
+    message = Message.objects.create(
+        channel=conversation.channel,
+        conversation=conversation,
+        direction=Message.Direction.OUTBOUND,
+        is_private=private,
+        sent_by=by,
+        text=text,
+        in_reply_to_external_id=answering or "",
+        posted_at=now,
+        triage_state=Message.TriageState.SKIPPED,
+        delivery=Message.Delivery.QUEUED,
+    )
+    fields = ["last_message_at", "updated_at"]
+    conversation.last_message_at = now
+    if conversation.first_response_at is None:
+        conversation.first_response_at = now
+        fields.append("first_response_at")
+    if conversation.assignee_id is None:
+        conversation.assignee = by
+        fields.append("assignee")
+    if conversation.status == Status.NEW:
+        conversation.move_to(Status.OPEN, now=now)
+        fields += ["status", "snoozed_until", "resolved_at"]
+    conversation.save(update_fields=fields)
+    record_event(kind=Event.Kind.REPLY_SENT, actor=by, conversation=conversation, message=message.pk, private=private)
+    deliver_reply.delay_on_commit(message.pk)
+    return message
+
+
+@transaction.atomic
+def retry_reply(*, message: Message, by) -> Message:
+    """Send a failed reply again (the retry button)."""
+    from inbox.tasks import deliver_reply
+
+    message = Message.objects.select_for_update().get(pk=message.pk)
+    if message.delivery != Message.Delivery.FAILED:
+        raise ValueError("Only a reply that failed can be sent again.")
+    message.delivery, message.delivery_error, message.delivery_attempts = Message.Delivery.QUEUED, "", 0
+    message.save(update_fields=["delivery", "delivery_error", "delivery_attempts"])
+    record_event(
+        kind=Event.Kind.REPLY_SENT, actor=by, conversation=message.conversation, message=message.pk, retry=True
+    )
+    deliver_reply.delay_on_commit(message.pk)
+    return message
+
+
+def deliver(*, message_id: int, client=None) -> str:
+    """One attempt to send a queued reply; returns the delivery state afterwards ("sent", "failed", "queued").
+
+    Safe to run twice: a reply already sent (or claimed by another worker) is left alone.
+    """
+    from inbox.senders import SendError, send
+
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(skip_locked=True)
+            .select_related("channel", "conversation__customer")
+            .filter(pk=message_id, delivery=Message.Delivery.QUEUED)
+            .first()
+        )
+        if message is None:
+            return ""
+        message.delivery_attempts += 1
+        try:
+            sent = send(message, client=client)
+        except SendError as problem:
+            message.delivery_error = problem.reason
+            if not problem.retryable or message.delivery_attempts >= DELIVERY_ATTEMPTS:
+                message.delivery = Message.Delivery.FAILED
+            message.save(update_fields=["delivery", "delivery_error", "delivery_attempts"])
+            return message.delivery
+        message.external_id, message.delivery, message.delivery_error = sent.external_id, Message.Delivery.SENT, ""
+        message.save(update_fields=["external_id", "delivery", "delivery_error", "delivery_attempts"])
+        return message.delivery

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from inbox.connectors import imap, rss
 from inbox.connectors.polling import is_due
-from inbox.models import Channel
+from inbox.models import Channel, Message
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -39,3 +39,15 @@ def wake_snoozed_conversations() -> int:
     from inbox.services import wake_snoozed
 
     return wake_snoozed()
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def deliver_reply(self, message_id: int) -> str:
+    """Send a queued reply; on a passing failure, try again after 30 s, 1, 2, 4 minutes, then mark it failed."""
+    from inbox.services import deliver
+
+    state = deliver(message_id=message_id)  # the row stays locked while sending: no reply goes out twice
+    if state == "queued":
+        attempts = Message.objects.filter(pk=message_id).values_list("delivery_attempts", flat=True).first() or 1
+        deliver_reply.apply_async((message_id,), countdown=30 * 2 ** (attempts - 1))
+    return state

@@ -12,5 +12,7 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/assign", views.assign, name="assign"),
     path("conversations/<int:conversation_id>/status", views.set_status, name="set-status"),
     path("conversations/<int:conversation_id>/notes", views.add_note, name="add-note"),
+    path("conversations/<int:conversation_id>/reply", views.send_reply, name="reply"),
+    path("messages/<int:message_id>/retry", views.retry_reply, name="retry-reply"),
     path("next", views.get_next, name="get-next"),
 ]

@@ -22,6 +22,7 @@ from inbox.selectors import (
     customer_sidebar,
     queue_summaries,
 )
+from inbox.senders import length_limit
 from inbox.services import assign_conversation, change_status
 from socialcrm.roles import is_supervisor
 from triage.models import MessageType, Queue, Sentiment
@@ -84,6 +85,7 @@ def _pane(request, conversation) -> dict:
         "thread": conversation_thread(conversation),
         "customer": customer_sidebar(request.user, conversation.customer_id),
         "queues": Queue.objects.filter(is_active=True),
+        "reply_limit": length_limit(conversation.channel),
         "message_types": MessageType.choices,
         "sentiments": Sentiment.choices,
     }
@@ -234,3 +236,35 @@ def get_next(request):
     if request.htmx:
         return HttpResponseClientRedirect(target)
     return redirect(target)
+
+
+@require_POST
+def send_reply(request, conversation_id: int):
+    """Answer the customer on the conversation's channel (public, or private where the network allows)."""
+    conversation = access_conversation(request.user, conversation_id)
+    if not request.user.has_perm("inbox.add_message"):
+        raise PermissionDenied
+    try:
+        services.reply(
+            conversation=conversation,
+            text=request.POST.get("text", ""),
+            private=request.POST.get("private") == "on",
+            by=request.user,
+        )
+    except (ValueError, InvalidTransition) as problem:
+        return HttpResponseBadRequest(str(problem))
+    return _render_pane(request, access_conversation(request.user, conversation.pk))
+
+
+@require_POST
+def retry_reply(request, message_id: int):
+    """Send a failed reply again."""
+    message = get_object_or_404(Message.objects.only("pk", "conversation_id"), pk=message_id)
+    conversation = access_conversation(request.user, message.conversation_id)
+    if not request.user.has_perm("inbox.add_message"):
+        raise PermissionDenied
+    try:
+        services.retry_reply(message=message, by=request.user)
+    except ValueError as problem:
+        return HttpResponseBadRequest(str(problem))
+    return _render_pane(request, access_conversation(request.user, conversation.pk))

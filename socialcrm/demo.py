@@ -269,6 +269,7 @@ def load_demo(*, customers: int = 200, conversations: int = 380) -> DemoSummary:
             network=network,
             listening_keywords="kestrel",
             default_queue=queues[queue],
+            config={"sandbox": True},  # a demo brand: replies are recorded, never sent to a real network
         )
         for slug, name, kind, network, queue in DEMO_CHANNELS
     ]

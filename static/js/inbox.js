@@ -28,3 +28,11 @@ document.addEventListener("htmx:afterRequest", (event) => {
   const box = document.getElementById("action-error");
   if (box && event.detail.successful) box.remove();
 });
+
+// The reply box counts down to the network's length limit.
+document.addEventListener("input", (event) => {
+  const box = event.target;
+  if (!box.matches || !box.matches("textarea[data-limit]")) return;
+  const counter = document.getElementById(box.getAttribute("aria-describedby"));
+  if (counter) counter.textContent = `${Number(box.dataset.limit) - box.value.length} characters left`;
+});

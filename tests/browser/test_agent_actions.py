@@ -53,3 +53,20 @@ def test_a_refused_action_says_why(page, waiting):
     pane.get_by_role("button", name="Add note").click()
 
     page.get_by_role("alert").get_by_text("A note needs some text.").wait_for()
+
+
+def test_the_agent_replies_and_sees_the_reply_in_the_thread(page, waiting):
+    from inbox.models import Message
+
+    sign_in(page)
+    page.goto(f"/inbox/conversations/{waiting.pk}/")
+    pane = page.locator("#conversation-pane")
+    box = pane.get_by_label("Reply to Fox")
+    box.fill("So sorry, Fox. Our engineers are on it.")
+    assert "241 characters left" in pane.locator(".counter").inner_text()  # X takes 280
+
+    pane.get_by_role("button", name="Send reply").click()
+
+    pane.locator(".message-out", has_text="Our engineers are on it.").wait_for()
+    reply = Message.objects.get(direction="out")
+    assert reply.sent_by.username == "sam" and reply.delivery in ("queued", "sent", "failed")
