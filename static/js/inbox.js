@@ -36,3 +36,44 @@ document.addEventListener("input", (event) => {
   const counter = document.getElementById(box.getAttribute("aria-describedby"));
   if (counter) counter.textContent = `${Number(box.dataset.limit) - box.value.length} characters left`;
 });
+
+// Keyboard: j/k move in the list, Enter opens, and single keys press the buttons marked data-key.
+// No modifier keys (so no clash with the browser's shortcuts), and nothing fires while typing.
+function rows() {
+  return Array.from(document.querySelectorAll("#conversation-list .row a"));
+}
+
+function typing(element) {
+  return element.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(element.tagName);
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const here = document.activeElement || document.body;
+  if (event.key === "Escape" && typing(here)) {
+    here.blur();
+    return;
+  }
+  if (typing(here)) return;
+  const list = rows();
+  if (event.key === "j" || event.key === "k") {
+    if (!list.length) return;
+    const at = list.indexOf(here.closest ? here.closest("#conversation-list .row a") : null);
+    const current = at >= 0 ? at : list.findIndex((link) => link.getAttribute("aria-current") === "true");
+    const next = event.key === "j" ? Math.min(current + 1, list.length - 1) : Math.max(current - 1, 0);
+    list[current < 0 ? 0 : next].focus();
+    event.preventDefault();
+    return;
+  }
+  if (event.key === "?") {
+    const help = document.getElementById("keys-help");
+    if (help && !help.open) help.showModal();
+    event.preventDefault();
+    return;
+  }
+  const target = document.querySelector(`[data-key="${CSS.escape(event.key)}"]`);
+  if (!target) return;
+  event.preventDefault();
+  if (target.tagName === "TEXTAREA") target.focus();
+  else target.click();
+});
