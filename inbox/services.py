@@ -469,3 +469,57 @@ def deliver(*, message_id: int, client=None) -> str:
         message.external_id, message.delivery, message.delivery_error = sent.external_id, Message.Delivery.SENT, ""
         message.save(update_fields=["external_id", "delivery", "delivery_error", "delivery_attempts"])
         return message.delivery
+
+
+_VARIABLE = re.compile(r"\{\{\s*(customer|agent)\.(first_name|name)\s*\}\}")
+
+
+def fill_canned_reply(body: str, *, conversation: Conversation, agent) -> str:
+    """A canned reply's text for this customer and agent: {{ customer.first_name }}, {{ customer.name }},
+    {{ agent.first_name }} and {{ agent.name }} are filled in; anything else stays as written.
+
+    Plain substitution, never the template engine: a canned reply cannot reach other data."""
+    customer = conversation.customer
+    values = {
+        ("customer", "first_name"): customer.first_name or "there",
+        ("customer", "name"): customer.name or customer.first_name or "there",
+        ("agent", "first_name"): (agent.first_name or agent.get_username()) if agent else "",
+        ("agent", "name"): (agent.get_full_name() or agent.get_username()) if agent else "",
+    }
+    return _VARIABLE.sub(lambda match: values[(match.group(1), match.group(2))], body)
+
+
+@transaction.atomic
+def change_priority(*, conversation: Conversation, priority: int, by) -> Conversation:
+    """Set the priority; becoming or ceasing to be urgent moves the SLA due times with it."""
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",)).select_related("queue__sla_policy").get(pk=conversation.pk)
+    )
+    if priority not in Priority.values:
+        raise ValueError("Choose low, normal, high or urgent.")
+    old = conversation.priority
+    if old == priority:
+        return conversation
+    conversation.priority = priority
+    fields = ["priority", "updated_at"]
+    if Priority.URGENT in (old, priority):
+        due = sla_due_times(conversation.queue, start=conversation.created_at, priority=priority)
+        if conversation.first_response_at is None:
+            conversation.first_response_due_at = due["first_response_due_at"]
+        conversation.resolution_due_at = due["resolution_due_at"]
+        fields += ["first_response_due_at", "resolution_due_at"]
+    conversation.save(update_fields=fields)
+    record_event(kind=Event.Kind.PRIORITY_CHANGED, actor=by, conversation=conversation, old=old, new=priority)
+    return conversation
+
+
+@transaction.atomic
+def set_labels(*, conversation: Conversation, labels, by) -> Conversation:
+    """Replace the conversation's labels with these (existing Label rows)."""
+    conversation = Conversation.objects.select_for_update(of=("self",)).get(pk=conversation.pk)
+    old = sorted(conversation.labels.values_list("name", flat=True))
+    new = sorted(label.name for label in labels)
+    if old != new:
+        conversation.labels.set(labels)
+        record_event(kind=Event.Kind.LABELS_CHANGED, actor=by, conversation=conversation, old=old, new=new)
+    return conversation

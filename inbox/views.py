@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from inbox import services
-from inbox.models import Conversation, InvalidTransition, Message
+from inbox.models import CannedReply, Conversation, InvalidTransition, Label, Message
 from inbox.selectors import (
     LIST_FILTERS,
     access_conversation,
@@ -25,7 +26,7 @@ from inbox.selectors import (
 from inbox.senders import length_limit
 from inbox.services import assign_conversation, change_status
 from socialcrm.roles import is_supervisor
-from triage.models import MessageType, Queue, Sentiment
+from triage.models import MessageType, Priority, Queue, Sentiment
 from triage.services import change_queue, correct_message
 
 
@@ -86,6 +87,13 @@ def _pane(request, conversation) -> dict:
         "customer": customer_sidebar(request.user, conversation.customer_id),
         "queues": Queue.objects.filter(is_active=True),
         "reply_limit": length_limit(conversation.channel),
+        "priorities": Priority.choices,
+        "all_labels": Label.objects.all(),
+        "conversation_labels": list(conversation.labels.all()),
+        "canned_replies": [
+            (canned, services.fill_canned_reply(canned.body, conversation=conversation, agent=request.user))
+            for canned in CannedReply.objects.filter(Q(queue__isnull=True) | Q(queue_id=conversation.queue_id))
+        ],
         "message_types": MessageType.choices,
         "sentiments": Sentiment.choices,
     }
@@ -267,4 +275,23 @@ def retry_reply(request, message_id: int):
         services.retry_reply(message=message, by=request.user)
     except ValueError as problem:
         return HttpResponseBadRequest(str(problem))
+    return _render_pane(request, access_conversation(request.user, conversation.pk))
+
+
+class PriorityAndLabelsForm(forms.Form):
+    priority = forms.TypedChoiceField(choices=Priority.choices, coerce=int)
+    labels = forms.ModelMultipleChoiceField(queryset=Label.objects.all(), required=False)
+
+
+@require_POST
+def edit_priority_and_labels(request, conversation_id: int):
+    """Change the conversation's priority and labels."""
+    conversation = access_conversation(request.user, conversation_id)
+    if not request.user.has_perm("inbox.change_conversation"):
+        raise PermissionDenied
+    form = PriorityAndLabelsForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest("Choose a priority and labels from the lists.")
+    services.change_priority(conversation=conversation, priority=form.cleaned_data["priority"], by=request.user)
+    services.set_labels(conversation=conversation, labels=form.cleaned_data["labels"], by=request.user)
     return _render_pane(request, access_conversation(request.user, conversation.pk))

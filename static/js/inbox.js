@@ -77,3 +77,16 @@ document.addEventListener("keydown", (event) => {
   if (target.tagName === "TEXTAREA") target.focus();
   else target.click();
 });
+
+// A canned reply, already filled in for this customer by the server, goes into the reply box.
+document.addEventListener("change", (event) => {
+  const select = event.target;
+  if (!select.matches || !select.matches("select.canned")) return;
+  const option = select.selectedOptions[0];
+  const box = document.getElementById(select.dataset.into);
+  if (!option || !option.dataset.text || !box) return;
+  box.value = option.dataset.text.slice(0, Number(box.dataset.limit) || undefined);
+  box.dispatchEvent(new Event("input", { bubbles: true }));
+  select.value = "";
+  box.focus();
+});

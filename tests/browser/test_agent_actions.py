@@ -58,15 +58,21 @@ def test_a_refused_action_says_why(page, waiting):
 def test_the_agent_replies_and_sees_the_reply_in_the_thread(page, waiting):
     from inbox.models import Message
 
+    from inbox.models import CannedReply
+
+    CannedReply.objects.create(title="Outage", shortcut="outage", body="Hi {{ customer.first_name }}, we're on it.")
     sign_in(page)
     page.goto(f"/inbox/conversations/{waiting.pk}/")
     pane = page.locator("#conversation-pane")
     box = pane.get_by_label("Reply to Fox")
+    pane.get_by_label("Insert a canned reply").select_option("outage")
+    assert box.input_value() == "Hi Fox, we're on it."
     box.fill("So sorry, Fox. Our engineers are on it.")
     assert "241 characters left" in pane.locator(".counter").inner_text()  # X takes 280
 
     pane.get_by_role("button", name="Send reply").click()
 
     pane.locator(".message-out", has_text="Our engineers are on it.").wait_for()
+    page.screenshot(path=SCREENSHOTS / "reply-sent.png")
     reply = Message.objects.get(direction="out")
     assert reply.sent_by.username == "sam" and reply.delivery in ("queued", "sent", "failed")

@@ -139,3 +139,41 @@ def test_get_next_never_reaches_outside_my_queues(agent_in_service_queue):
     make_conversation("pr", priority=3)
 
     assert get_next(agent=agent_in_service_queue) is None
+
+
+def test_priority_and_labels_change_together_and_urgent_moves_the_sla(agent_client):
+    from inbox.models import Label
+
+    conversation = make_conversation("service")
+    refund = Label.objects.create(name="refund")
+    vip = Label.objects.create(name="vip")
+    url = f"/inbox/conversations/{conversation.pk}/priority"
+
+    response = agent_client.post(url, {"priority": 3, "labels": [refund.pk, vip.pk]}, headers=HX)
+
+    assert response.status_code == 200
+    conversation.refresh_from_db()
+    assert conversation.priority == 3 and set(conversation.labels.values_list("name", flat=True)) == {"refund", "vip"}
+    assert conversation.first_response_due_at is not None
+    kinds = set(Event.objects.values_list("kind", flat=True))
+    assert {Event.Kind.PRIORITY_CHANGED, Event.Kind.LABELS_CHANGED} <= kinds
+    assert agent_client.post(url, {"priority": 9}).status_code == 400
+    assert agent_client.post(url, {"priority": 1, "labels": [99999]}).status_code == 400
+    assert Conversation.objects.get().priority == 3
+
+
+def test_canned_replies_are_filled_in_for_the_customer_without_running_templates(agent_client):
+    from inbox.models import CannedReply
+    from tests.factories import make_customer
+
+    CannedReply.objects.create(
+        title="Sorry",
+        shortcut="sorry",
+        body="Hi {{ customer.first_name }}, {{ agent.first_name }} here. {{ settings.SECRET_KEY }} {% debug %}",
+    )
+    conversation = make_conversation("service", customer=make_customer("Dana <b>Scully</b>"))
+
+    page = agent_client.get(f"/inbox/conversations/{conversation.pk}/").content.decode()
+
+    assert "Hi Dana, sam here. {{ settings.SECRET_KEY }} {% debug %}" in page.replace("&lt;b&gt;", "<b>")
+    assert "<b>Scully" not in page

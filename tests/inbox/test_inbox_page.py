@@ -156,7 +156,9 @@ def test_the_inbox_makes_a_bounded_number_of_queries(agent_client, django_assert
 
     with django_assert_max_num_queries(8):
         agent_client.get(INBOX)
-    with django_assert_max_num_queries(14):
+    # A fixed number, however long the thread: session and user, access, the list, the thread with its
+    # triage, notes, the customer sidebar, queues, labels and canned replies.
+    with django_assert_max_num_queries(17):
         agent_client.get(conversation_url(conversation))
 
 
