@@ -56,9 +56,7 @@ def test_a_refused_action_says_why(page, waiting):
 
 
 def test_the_agent_replies_and_sees_the_reply_in_the_thread(page, waiting):
-    from inbox.models import Message
-
-    from inbox.models import CannedReply
+    from inbox.models import CannedReply, Message
 
     CannedReply.objects.create(title="Outage", shortcut="outage", body="Hi {{ customer.first_name }}, we're on it.")
     sign_in(page)
