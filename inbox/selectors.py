@@ -120,3 +120,73 @@ def customer_sidebar(user, customer_id: int) -> Customer:
         Prefetch("conversations", queryset=recent[:6], to_attr="recent_conversations"),
         Prefetch("records", queryset=CustomerRecord.objects.order_by("-occurred_at")[:5], to_attr="recent_records"),
     ).get(pk=customer_id)
+
+
+@dataclass
+class BoardRow:
+    """One queue on the manager's board."""
+
+    queue: Queue
+    by_status: dict[str, int]
+    breaches: int
+    oldest_waiting: object  # datetime or None: when the oldest active conversation still unanswered arrived
+    agents: list[tuple[object, int]]  # (member, their open conversations in this queue), busiest first
+    waiting: list[Conversation]  # the oldest unassigned active conversations, to hand out
+
+    @property
+    def least_busy_first(self) -> list[tuple[object, int]]:
+        return sorted(self.agents, key=lambda pair: (pair[1], pair[0].get_username()))
+
+
+BOARD_WAITING = 5
+
+
+def queue_board(user) -> list[BoardRow]:
+    """Every queue the user supervises, with its workload. A fixed number of queries, however many queues."""
+    from django.db.models import Min
+    from django.db.models.expressions import Window
+    from django.db.models.functions import RowNumber
+
+    now = timezone.now()
+    queues = list(queues_visible_to(user).prefetch_related("members"))
+    ids = [queue.pk for queue in queues]
+    in_queues = Conversation.objects.filter(queue_id__in=ids)
+    by_status: dict[int, dict[str, int]] = {pk: dict.fromkeys(Status.values, 0) for pk in ids}
+    for queue_id, status, count in in_queues.values_list("queue_id", "status").annotate(n=Count("pk")).order_by():
+        by_status[queue_id][status] = count
+    unanswered = in_queues.filter(status__in=ACTIVE_STATUSES, first_response_at__isnull=True)
+    breaches = dict(
+        unanswered.filter(first_response_due_at__lt=now).values_list("queue_id").annotate(n=Count("pk")).order_by()
+    )
+    oldest = dict(unanswered.values_list("queue_id").annotate(oldest=Min("created_at")).order_by())
+    load: dict[tuple[int, int], int] = {
+        (queue_id, agent_id): count
+        for queue_id, agent_id, count in in_queues.filter(status__in=ACTIVE_STATUSES, assignee__isnull=False)
+        .values_list("queue_id", "assignee_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    }
+    waiting: dict[int, list[Conversation]] = {pk: [] for pk in ids}
+    ranked = (
+        in_queues.filter(status__in=ACTIVE_STATUSES, assignee__isnull=True)
+        .annotate(rank=Window(RowNumber(), partition_by="queue_id", order_by=["created_at", "pk"]))
+        .filter(rank__lte=BOARD_WAITING)
+        .select_related("customer", "channel")
+        .order_by("queue_id", "created_at", "pk")
+    )
+    for conversation in ranked:
+        waiting[conversation.queue_id].append(conversation)
+    return [
+        BoardRow(
+            queue=queue,
+            by_status=by_status[queue.pk],
+            breaches=breaches.get(queue.pk, 0),
+            oldest_waiting=oldest.get(queue.pk),
+            agents=sorted(
+                ((member, load.get((queue.pk, member.pk), 0)) for member in queue.members.all() if member.is_active),
+                key=lambda pair: (-pair[1], pair[0].get_username()),
+            ),
+            waiting=waiting[queue.pk],
+        )
+        for queue in queues
+    ]

@@ -16,4 +16,5 @@ urlpatterns = [
     path("messages/<int:message_id>/retry", views.retry_reply, name="retry-reply"),
     path("conversations/<int:conversation_id>/priority", views.edit_priority_and_labels, name="edit-priority"),
     path("next", views.get_next, name="get-next"),
+    path("board", views.board, name="board"),
 ]

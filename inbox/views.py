@@ -21,6 +21,7 @@ from inbox.selectors import (
     conversation_thread,
     conversations_visible_to,
     customer_sidebar,
+    queue_board,
     queue_summaries,
 )
 from inbox.senders import length_limit
@@ -187,6 +188,9 @@ def assign(request, conversation_id: int):
         conversation = assign_conversation(conversation=conversation, agent=agent, by=request.user)
     except ValueError as problem:
         return HttpResponseBadRequest(str(problem))
+    if request.POST.get("next") == "board":
+        messages.success(request, f"#{conversation.pk} now with {conversation.assignee or 'nobody'}.")
+        return redirect("inbox:board")
     return _render_pane(request, access_conversation(request.user, conversation.pk))
 
 
@@ -295,3 +299,13 @@ def edit_priority_and_labels(request, conversation_id: int):
     services.change_priority(conversation=conversation, priority=form.cleaned_data["priority"], by=request.user)
     services.set_labels(conversation=conversation, labels=form.cleaned_data["labels"], by=request.user)
     return _render_pane(request, access_conversation(request.user, conversation.pk))
+
+
+@require_GET
+def board(request):
+    """Managers' queue board: counts by status, oldest waiting, SLA breaches, agents' load; hand out work."""
+    if not is_supervisor(request.user):
+        raise Http404("No such page")
+    return render(
+        request, "inbox/board.html", {"rows": queue_board(request.user), "statuses": Conversation.Status.choices}
+    )

@@ -38,3 +38,17 @@ def person(user, fallback: str = "") -> str:
     if user is None:
         return fallback
     return user.get_full_name() or user.username
+
+
+@register.filter
+def get_item(mapping: dict, key):
+    """{{ counts|get_item:status }}: a dict's value in a template (0 when missing)."""
+    return mapping.get(key, 0) if isinstance(mapping, dict) else 0
+
+
+@register.filter
+def supervises(user) -> bool:
+    """Whether the user is a manager or admin (sees every queue and the queue board)."""
+    from socialcrm.roles import is_supervisor
+
+    return is_supervisor(user)

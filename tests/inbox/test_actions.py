@@ -177,3 +177,31 @@ def test_canned_replies_are_filled_in_for_the_customer_without_running_templates
 
     assert "Hi Dana, sam here. {{ settings.SECRET_KEY }} {% debug %}" in page.replace("&lt;b&gt;", "<b>")
     assert "<b>Scully" not in page
+
+
+def test_the_queue_board_shows_each_queues_load_and_hands_out_work(client, django_assert_max_num_queries):
+    from tests.factories import make_customer
+
+    manager = make_user("maria", role="manager")
+    tom = make_user("tom", role="agent", queues=("service",))
+    make_conversation("service", assignee=tom, status=Conversation.Status.OPEN)
+    overdue = make_conversation(
+        "service",
+        customer=make_customer("Dana <script>x</script>"),
+        first_response_due_at=timezone.now() - timedelta(hours=1),
+    )
+    make_conversation("sales")
+    client.force_login(manager)
+
+    with django_assert_max_num_queries(14):
+        page = client.get("/inbox/board").content.decode()
+
+    assert "Queue board" in page and "SLA breaches" in page
+    assert "Dana &lt;script&gt;" in page and "<script>x" not in page
+    response = client.post(f"/inbox/conversations/{overdue.pk}/assign", {"assignee": tom.pk, "next": "board"})
+    assert response.status_code == 302 and response.url == "/inbox/board"
+    assert Conversation.objects.get(pk=overdue.pk).assignee == tom
+
+
+def test_agents_do_not_get_the_board(agent_client):
+    assert agent_client.get("/inbox/board").status_code == 404
