@@ -5,9 +5,11 @@ them; managers and admins see everything. Every page, partial, API endpoint and 
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from itertools import chain
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
@@ -85,8 +87,64 @@ LIST_FILTERS: dict[str, str] = {
 }
 
 
-def conversation_list(user, *, queue: Queue, status_filter: str = "active", limit: int = 50) -> list[Conversation]:
-    """A queue's conversations for the list pane: most urgent first, then soonest due."""
+@dataclass(frozen=True)
+class ListFilters:
+    """The list's narrowing beyond queue and status tab; empty means any."""
+
+    message_type: str = ""
+    sentiment: str = ""
+    network: str = ""
+    label: str = ""
+
+    @classmethod
+    def from_query(cls, query) -> "ListFilters":
+        """From the request's GET parameters; raises ValueError naming a value it does not know."""
+        from customers.models import Network
+        from triage.models import MessageType, Sentiment
+
+        filters = cls(
+            message_type=query.get("type", ""),
+            sentiment=query.get("sentiment", ""),
+            network=query.get("network", ""),
+            label=query.get("label", "")[:50],
+        )
+        for value, allowed, name in (
+            (filters.message_type, MessageType.values, "type"),
+            (filters.sentiment, Sentiment.values, "sentiment"),
+            (filters.network, Network.values, "network"),
+        ):
+            if value and value not in allowed:
+                raise ValueError(f"Unknown {name} {value!r}; use one of: {', '.join(allowed)}")
+        return filters
+
+    def as_query(self) -> str:
+        """The filters as URL parameters (starting with '&'), for links that keep them."""
+        from urllib.parse import urlencode
+
+        pairs = {"type": self.message_type, "sentiment": self.sentiment, "network": self.network, "label": self.label}
+        kept = {key: value for key, value in pairs.items() if value}
+        return "&" + urlencode(kept) if kept else ""
+
+
+# Conversations with no first-reply due time sort after every dated one.
+_NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def conversation_list(
+    user,
+    *,
+    queue: Queue,
+    status_filter: str = "active",
+    filters: ListFilters = ListFilters(),
+    after: str = "",
+    limit: int = 50,
+) -> tuple[list[Conversation], str]:
+    """A page of a queue's conversations: most urgent first, then soonest due (resolved: latest first).
+
+    Keyset pagination: `after` is the cursor the previous page returned ("" for the first page), so
+    a page costs the same however deep it is. Returns the rows and the next page's cursor ("" at the end).
+    Raises ValueError for an unknown filter or a malformed cursor.
+    """
     conversations = conversations_visible_to(user).filter(queue=queue)
     if status_filter == "active":
         conversations = conversations.filter(status__in=ACTIVE_STATUSES)
@@ -96,10 +154,51 @@ def conversation_list(user, *, queue: Queue, status_filter: str = "active", limi
         conversations = conversations.filter(status=status_filter)
     else:
         raise ValueError(f"unknown list filter {status_filter!r}")
-    ordering = ["-priority", "first_response_due_at", "id"]
-    if status_filter == "resolved":
+    if filters.message_type:
+        conversations = conversations.filter(message_type=filters.message_type)
+    if filters.sentiment:
+        conversations = conversations.filter(sentiment=filters.sentiment)
+    if filters.network:
+        conversations = conversations.filter(channel__network=filters.network)
+    if filters.label:
+        labelled = Conversation.labels.through.objects.filter(label__name=filters.label).values("conversation_id")
+        conversations = conversations.filter(pk__in=labelled)
+    resolved = status_filter == "resolved"
+    if resolved:
         ordering = ["-resolved_at", "-id"]
-    return list(conversations.select_related("customer", "channel", "assignee").order_by(*ordering)[:limit])
+    else:
+        conversations = conversations.annotate(due=Coalesce("first_response_due_at", Value(_NEVER)))
+        ordering = ["-priority", "due", "id"]
+    if after:
+        conversations = conversations.filter(_after(after, resolved=resolved))
+    rows = list(conversations.select_related("customer", "channel", "assignee").order_by(*ordering)[: limit + 1])
+    if len(rows) <= limit:
+        return rows, ""
+    rows = rows[:limit]
+    last = rows[-1]
+    key = [_micros(last.resolved_at)] if resolved else [last.priority, _micros(last.due)]
+    return rows, "_".join(str(part) for part in [*key, last.pk])
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)  # exact, unlike a float timestamp
+
+
+def _after(cursor: str, *, resolved: bool) -> Q:
+    try:
+        numbers = [int(part) for part in cursor.split("_")]
+        if resolved:
+            micros, pk = numbers
+            when = _EPOCH + timedelta(microseconds=micros)
+            return Q(resolved_at__lt=when) | Q(resolved_at=when, pk__lt=pk)
+        priority, micros, pk = numbers
+        when = _EPOCH + timedelta(microseconds=micros)
+    except (ValueError, OverflowError) as problem:
+        raise ValueError("That page link is broken; start again from the first page.") from problem
+    return Q(priority__lt=priority) | Q(priority=priority, due__gt=when) | Q(priority=priority, due=when, pk__gt=pk)
 
 
 def conversation_thread(conversation: Conversation) -> list[Message | Note]:

@@ -16,6 +16,7 @@ from inbox import services
 from inbox.models import CannedReply, Conversation, InvalidTransition, Label, Message
 from inbox.selectors import (
     LIST_FILTERS,
+    ListFilters,
     access_conversation,
     conversation_list,
     conversation_thread,
@@ -31,12 +32,23 @@ from triage.models import MessageType, Priority, Queue, Sentiment
 from triage.services import change_queue, correct_message
 
 
+def _filter_choices():
+    from customers.models import Network
+
+    return {"type": MessageType.choices, "sentiment": Sentiment.choices, "network": Network.choices}
+
+
+_FILTER_CHOICES = _filter_choices()
+
+
 @require_GET
 def inbox(request):
     """The three-pane inbox; with htmx, only the conversation list of the chosen queue and tab."""
     context = _list_context(request, queue_slug=request.GET.get("queue"))
     if isinstance(context, HttpResponseBadRequest):
         return context
+    if _wants_fragment(request, "more-rows"):
+        return render(request, "inbox/inbox.html#more-rows", context)
     if _wants_fragment(request, "conversation-list"):
         # The queue nav rides along out of band, so its highlight and counts follow the list.
         return render(request, "inbox/inbox.html#conversation-list", {**context, "oob_nav": True})
@@ -62,17 +74,37 @@ def _list_context(request, *, queue_slug: str | None, fall_back: bool = False):
     status_filter = request.GET.get("status", "active")
     if status_filter not in LIST_FILTERS:
         return HttpResponseBadRequest(f"Unknown status filter; use one of: {', '.join(LIST_FILTERS)}")
+    try:
+        filters = ListFilters.from_query(request.GET)
+    except ValueError as problem:
+        return HttpResponseBadRequest(str(problem))
     current = next((s for s in summaries if s.queue.slug == queue_slug), None)
     if queue_slug and current is None and not fall_back:
         raise Http404("No such queue")
     current = current or (summaries[0] if summaries else None)
-    conversations = conversation_list(request.user, queue=current.queue, status_filter=status_filter) if current else []
+    conversations, next_cursor = [], ""
+    if current:
+        try:
+            conversations, next_cursor = conversation_list(
+                request.user,
+                queue=current.queue,
+                status_filter=status_filter,
+                filters=filters,
+                after=request.GET.get("after", ""),
+            )
+        except ValueError as problem:
+            return HttpResponseBadRequest(str(problem))
     return {
         "summaries": summaries,
         "current": current,
         "status_filter": status_filter,
         "list_filters": LIST_FILTERS,
+        "filters": filters,
+        "filter_query": filters.as_query(),
+        "filter_choices": _FILTER_CHOICES,
         "conversations": conversations,
+        "next_cursor": next_cursor,
+        "after": request.GET.get("after", ""),
     }
 
 

@@ -1,0 +1,104 @@
+"""The conversation list: filters, and keyset pages that visit every conversation exactly once."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from inbox.models import Conversation, Label
+from inbox.selectors import ListFilters, conversation_list
+from tests.factories import make_channel, make_conversation
+from triage.models import Queue
+
+pytestmark = pytest.mark.django_db
+
+
+def all_pages(user, **options):
+    seen, cursor, pages = [], "", 0
+    while True:
+        rows, cursor = conversation_list(
+            user, queue=Queue.objects.get(slug="service"), after=cursor, limit=7, **options
+        )
+        seen += [row.pk for row in rows]
+        pages += 1
+        if not cursor:
+            return seen, pages
+
+
+def test_pages_visit_every_conversation_once_in_priority_then_due_order(agent_in_service_queue):
+    now = timezone.now()
+    for n in range(40):
+        due = None if n % 5 == 0 else now + timedelta(minutes=n % 3)  # ties and missing due times
+        make_conversation("service", text=f"c{n}", priority=n % 4, first_response_due_at=due)
+
+    seen, pages = all_pages(agent_in_service_queue)
+
+    expected = sorted(
+        Conversation.objects.all(),
+        key=lambda c: (-c.priority, c.first_response_due_at or now + timedelta(days=10**5), c.pk),
+    )
+    assert seen == [c.pk for c in expected] and pages == 6
+
+
+def test_resolved_pages_run_latest_first(agent_in_service_queue):
+    now = timezone.now()
+    for n in range(15):
+        make_conversation("service", status=Conversation.Status.RESOLVED, resolved_at=now - timedelta(minutes=n % 4))
+
+    seen, _ = all_pages(agent_in_service_queue, status_filter="resolved")
+
+    expected = sorted(Conversation.objects.all(), key=lambda c: (-c.resolved_at.timestamp(), -c.pk))
+    assert seen == [c.pk for c in expected]
+
+
+def test_filters_narrow_the_list(agent_client):
+    complaint = make_conversation("service", text="broken", message_type="complaint", sentiment="negative")
+    make_conversation("service", text="thanks", message_type="compliment", sentiment="positive")
+    on_facebook = make_conversation(
+        "service", text="fb", channel=make_channel("fb", network="facebook", kind="facebook")
+    )
+    Label.objects.create(name="refund").conversations.add(complaint)
+
+    def listed(query):
+        page = agent_client.get(f"/inbox/?queue=service{query}").content.decode()
+        return {pk for pk in Conversation.objects.values_list("pk", flat=True) if f'id="conversation-{pk}"' in page}
+
+    assert listed("&type=complaint") == {complaint.pk}
+    assert listed("&sentiment=positive&type=complaint") == set()
+    assert listed("&network=facebook") == {on_facebook.pk}
+    assert listed("&label=refund") == {complaint.pk}
+    assert "that match the filters" in agent_client.get("/inbox/?queue=service&label=nope").content.decode()
+
+
+@pytest.mark.parametrize("query", ["&type=rant", "&network=myspace", "&sentiment=meh", "&after=garbage", "&after=1_2"])
+def test_unknown_filters_and_broken_cursors_are_a_clear_400(agent_client, query):
+    make_conversation("service")
+
+    response = agent_client.get(f"/inbox/?queue=service{query}")
+
+    assert response.status_code == 400
+
+
+def test_show_more_appends_the_next_page_for_htmx_with_a_fixed_number_of_queries(
+    agent_client, django_assert_max_num_queries
+):
+    for n in range(60):
+        make_conversation("service", text=f"c{n}")
+    first = agent_client.get("/inbox/?queue=service").content.decode()
+    assert first.count('class="row ') == 50 and 'id="more-rows"' in first
+    cursor = first.split("&amp;after=")[1].split('"')[0]
+
+    with django_assert_max_num_queries(8):
+        more = agent_client.get(
+            f"/inbox/?queue=service&status=active&after={cursor}",
+            headers={"HX-Request": "true", "HX-Target": "more-rows"},
+        ).content.decode()
+
+    assert more.count('class="row ') == 10 and 'id="more-rows"' not in more and "<html" not in more
+
+
+def test_filters_are_parsed_strictly():
+    with pytest.raises(ValueError, match="Unknown type"):
+        ListFilters.from_query({"type": "rant"})
+    assert ListFilters.from_query({"label": "x" * 80}).label == "x" * 50
+    assert ListFilters(message_type="lead", label="vip & co").as_query() == "&type=lead&label=vip+%26+co"
