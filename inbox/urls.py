@@ -17,4 +17,5 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/priority", views.edit_priority_and_labels, name="edit-priority"),
     path("next", views.get_next, name="get-next"),
     path("board", views.board, name="board"),
+    path("bulk", views.bulk, name="bulk"),
 ]

@@ -341,3 +341,53 @@ def board(request):
     return render(
         request, "inbox/board.html", {"rows": queue_board(request.user), "statuses": Conversation.Status.choices}
     )
+
+
+BULK_ACTIONS = {"assign_me": "Assign to me", "pending": "Mark pending", "resolved": "Resolve"}
+BULK_LIMIT = 200
+
+
+@require_POST
+def bulk(request):
+    """One action on the selected conversations; each goes through the same service as one at a time."""
+    if not request.user.has_perm("inbox.change_conversation"):
+        raise PermissionDenied
+    action = request.POST.get("action", "")
+    ids = [value for value in request.POST.getlist("ids") if value.isdigit()][:BULK_LIMIT]
+    back = request.POST.get("back", "")
+    back = back if back.startswith("/inbox/") and "//" not in back else reverse("inbox:home")
+    if action not in BULK_ACTIONS and not action.startswith("move:"):
+        return HttpResponseBadRequest("Choose an action for the selected conversations.")
+    if not ids:
+        return HttpResponseBadRequest("Select at least one conversation.")
+    queue = None
+    if action.startswith("move:"):
+        queue = Queue.objects.filter(slug=action.removeprefix("move:"), is_active=True).first()
+        if queue is None:
+            return HttpResponseBadRequest("Choose one of the open queues.")
+    done, refused = 0, []
+    for conversation in conversations_visible_to(request.user).filter(pk__in=ids).order_by("pk"):
+        try:
+            if action == "assign_me":
+                assign_conversation(conversation=conversation, agent=request.user, by=request.user)
+            elif queue is not None:
+                change_queue(conversation=conversation, queue=queue, by=request.user)
+            else:
+                change_status(conversation=conversation, status=action, by=request.user)
+            done += 1
+        except (ValueError, InvalidTransition) as problem:
+            refused.append(f"#{conversation.pk}: {problem}")
+    unseen = len(ids) - done - len(refused)
+    label = f"Moved to {queue.name}" if queue else BULK_ACTIONS[action]
+    summary = f"{label}: {done} conversation{'s' if done != 1 else ''}."
+    if refused:
+        summary += f" Not changed: {'; '.join(refused[:5])}{' …' if len(refused) > 5 else ''}"
+    if unseen:
+        summary += f" {unseen} not found in your queues."
+    if refused:
+        messages.warning(request, summary)
+    else:
+        messages.success(request, summary)
+    if request.htmx:
+        return HttpResponseClientRedirect(back)
+    return redirect(back)

@@ -205,3 +205,52 @@ def test_the_queue_board_shows_each_queues_load_and_hands_out_work(client, djang
 
 def test_agents_do_not_get_the_board(agent_client):
     assert agent_client.get("/inbox/board").status_code == 404
+
+
+def test_bulk_actions_go_through_the_services_and_skip_what_the_agent_cannot_see(agent_client, agent_in_service_queue):
+    mine = [make_conversation("service", text=f"c{n}") for n in range(3)]
+    already = make_conversation("service", status=Conversation.Status.RESOLVED)
+    elsewhere = make_conversation("pr")
+    ids = [c.pk for c in [*mine, already, elsewhere]]
+
+    response = agent_client.post(
+        "/inbox/bulk", {"action": "resolved", "ids": ids, "back": "/inbox/?queue=service"}, follow=True
+    )
+
+    body = response.content.decode()
+    assert "Resolve: 3 conversations." in body and f"#{already.pk}" in body and "1 not found in your queues" in body
+    assert Conversation.objects.filter(pk__in=[c.pk for c in mine], status="resolved").count() == 3
+    assert Conversation.objects.get(pk=elsewhere.pk).status == "new"
+    assert Event.objects.filter(kind=Event.Kind.STATUS_CHANGED).count() == 3
+
+
+def test_bulk_assign_and_move(agent_client, agent_in_service_queue):
+    picked = [make_conversation("service") for _ in range(2)]
+    ids = [c.pk for c in picked]
+
+    agent_client.post("/inbox/bulk", {"action": "assign_me", "ids": ids})
+    assert set(Conversation.objects.values_list("assignee", flat=True)) == {agent_in_service_queue.pk}
+    agent_client.post("/inbox/bulk", {"action": "move:product", "ids": ids})
+    assert set(Conversation.objects.values_list("queue__slug", flat=True)) == {"product"}
+    # Now in Product, but still assigned to the agent, so still theirs to see.
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"action": "explode", "ids": [1]}, {"action": "resolved"}, {"action": "move:nowhere", "ids": [1]}],
+)
+def test_bulk_refuses_unclear_requests(agent_client, data):
+    make_conversation("service")
+
+    assert agent_client.post("/inbox/bulk", data).status_code == 400
+    assert Conversation.objects.get().status == "new"
+
+
+def test_bulk_never_redirects_off_site(agent_client):
+    conversation = make_conversation("service")
+
+    response = agent_client.post(
+        "/inbox/bulk", {"action": "pending", "ids": [conversation.pk], "back": "https://evil.example/"}
+    )
+
+    assert response.status_code == 302 and response.url == "/inbox/"
