@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import chain
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Value
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -16,7 +16,7 @@ from django.utils import timezone
 from customers.models import Customer, CustomerRecord
 from inbox.models import ACTIVE_STATUSES, Conversation, Message, Note, Status
 from socialcrm.roles import is_supervisor
-from triage.models import Queue
+from triage.models import Queue, TriageDecision
 
 
 def queues_visible_to(user) -> QuerySet[Queue]:
@@ -171,6 +171,12 @@ def conversation_list(
         ordering = ["-priority", "due", "id"]
     if after:
         conversations = conversations.filter(_after(after, resolved=resolved))
+    latest_influence = (
+        TriageDecision.objects.filter(message__conversation=OuterRef("pk"))
+        .order_by("-message__posted_at", "-message_id")
+        .values("influence_band")[:1]
+    )
+    conversations = conversations.annotate(influence_band=Subquery(latest_influence))
     rows = list(conversations.select_related("customer", "channel", "assignee").order_by(*ordering)[: limit + 1])
     if len(rows) <= limit:
         return rows, ""

@@ -1,6 +1,12 @@
 // Keep the list's selection in step with the conversation shown on the right.
 document.addEventListener("htmx:afterSwap", (event) => {
   if (event.detail.target.id !== "conversation-pane") return;
+  // Opened from the list: focus goes to the conversation, so a screen reader reads it and Tab starts there.
+  const from = event.detail.requestConfig && event.detail.requestConfig.elt;
+  if (from && from.closest && from.closest("#conversation-list .row")) {
+    const title = document.getElementById("conversation-title");
+    if (title) title.focus();
+  }
   const match = event.detail.pathInfo.requestPath.match(/conversations\/(\d+)\//);
   document.querySelectorAll("#conversation-list .row").forEach((row) => {
     const selected = match !== null && row.id === `conversation-${match[1]}`;

@@ -47,3 +47,15 @@ def test_the_list_and_the_actions_work_from_the_keyboard(page, two_waiting):
     pane.get_by_role("button", name="Reopen").wait_for()
     assert Conversation.objects.get(pk=second.pk).status == "resolved"
     assert Conversation.objects.get(pk=first.pk).status == "new"
+
+
+def test_opening_a_conversation_moves_focus_to_it(page, two_waiting):
+    sign_in(page)
+
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'conversation-title'")
+    assert "Dana" in page.evaluate("document.activeElement.innerText")
+    page.keyboard.press("j")  # the list keys still work from the conversation
+    assert "Where is my bill?" in page.evaluate("document.activeElement.innerText")

@@ -102,3 +102,21 @@ def test_filters_are_parsed_strictly():
         ListFilters.from_query({"type": "rant"})
     assert ListFilters.from_query({"label": "x" * 80}).label == "x" * 50
     assert ListFilters(message_type="lead", label="vip & co").as_query() == "&type=lead&label=vip+%26+co"
+
+
+def test_rows_show_the_authors_influence_and_the_conversations_age(agent_client):
+    from customers.models import Identity
+    from triage.services import triage_messages
+
+    loud = make_conversation("service", text="My phone died after the update")
+    Identity.objects.filter(customer=loud.customer).update(followers=900_000, verified=True)
+    quiet = make_conversation("service", text="How do I reset my PIN?")
+    triage_messages(message_ids=[loud.messages.get().pk, quiet.messages.get().pk])
+    Conversation.objects.update(queue=Queue.objects.get(slug="service"))
+
+    page = agent_client.get("/inbox/?queue=service").content.decode()
+
+    loud_row = page.split(f'id="conversation-{loud.pk}"')[1].split("</li>")[0]
+    quiet_row = page.split(f'id="conversation-{quiet.pk}"')[1].split("</li>")[0]
+    assert "High influence" in loud_row and "influence" not in quiet_row
+    assert "opened" in loud_row
