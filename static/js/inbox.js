@@ -96,3 +96,17 @@ document.addEventListener("change", (event) => {
   select.value = "";
   box.focus();
 });
+
+// Typing "/shortcut" alone in the reply box and pressing Tab puts in that canned reply.
+document.addEventListener("keydown", (event) => {
+  const box = event.target;
+  if (event.key !== "Tab" || !box.matches || !box.matches("textarea[data-limit]")) return;
+  const match = box.value.trim().match(/^\/([\w-]+)$/);
+  if (!match) return;
+  const select = document.querySelector(`select.canned[data-into="${box.id}"]`);
+  const option = select && Array.from(select.options).find((o) => o.value === match[1]);
+  if (!option) return;
+  event.preventDefault();
+  box.value = option.dataset.text.slice(0, Number(box.dataset.limit) || undefined);
+  box.dispatchEvent(new Event("input", { bubbles: true }));
+});

@@ -65,6 +65,12 @@ def test_the_agent_replies_and_sees_the_reply_in_the_thread(page, waiting):
     box = pane.get_by_label("Reply to Fox")
     pane.get_by_label("Insert a canned reply").select_option("outage")
     assert box.input_value() == "Hi Fox, we're on it."
+    box.fill("/outage")
+    box.press("Tab")
+    assert box.input_value() == "Hi Fox, we're on it."
+    box.fill("/nosuch")
+    box.press("Tab")
+    assert box.input_value() == "/nosuch"  # unknown shortcuts stay as typed
     box.fill("So sorry, Fox. Our engineers are on it.")
     assert "241 characters left" in pane.locator(".counter").inner_text()  # X takes 280
 
