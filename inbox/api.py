@@ -32,6 +32,13 @@ def error(status: int, message: str, **extra) -> JsonResponse:
     return JsonResponse({"error": message, **extra}, status=status)
 
 
+def unauthorised(message: str) -> JsonResponse:
+    """401 with the challenge that tells a client to send a bearer token."""
+    response = error(401, message)
+    response["WWW-Authenticate"] = 'Bearer realm="socialcrm"'
+    return response
+
+
 class _Unreadable(Exception):
     def __init__(self, status: int, message: str):
         self.response = error(status, message)
@@ -85,9 +92,7 @@ def ingest_mentions(request, slug: str):
     if channel is None:
         return error(404, "No active channel with that slug.")
     if not token_matches(channel, bearer_token(request)):
-        response = error(401, "Missing or wrong token: send 'Authorization: Bearer <channel token>'.")
-        response["WWW-Authenticate"] = 'Bearer realm="socialcrm"'
-        return response
+        return unauthorised("Missing or wrong token: send 'Authorization: Bearer <channel token>'.")
     data, problem = read_json(request)
     if problem is not None:
         return problem

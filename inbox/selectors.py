@@ -51,6 +51,15 @@ def access_conversation(user, conversation_id, *, for_update: bool = False) -> C
     return conversations.get(pk=conversation_id)
 
 
+def access_message(user, message_id) -> Message:
+    """The message, if the user may see its conversation; 404 otherwise (the same door as the conversation)."""
+    conversation_id = Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).first()
+    if conversation_id is None:
+        raise Http404("No such message")
+    access_conversation(user, conversation_id)
+    return Message.objects.select_related("conversation", "channel").get(pk=message_id)
+
+
 @dataclass(frozen=True)
 class QueueSummary:
     queue: Queue

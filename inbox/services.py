@@ -143,6 +143,18 @@ def sla_due_times(queue: Queue | None, *, start: datetime, priority: int = Prior
     }
 
 
+def recompute_sla(conversation: Conversation) -> list[str]:
+    """Due times again from the conversation's queue and priority (after either changed). Does not save.
+
+    A first reply already given keeps its due time as history. Returns the fields changed.
+    """
+    due = sla_due_times(conversation.queue, start=conversation.created_at, priority=conversation.priority)
+    if conversation.first_response_at is None:
+        conversation.first_response_due_at = due["first_response_due_at"]
+    conversation.resolution_due_at = due["resolution_due_at"]
+    return ["first_response_due_at", "resolution_due_at"]
+
+
 def _store_fresh(*, channel: Channel, mentions: list[IncomingMention], now) -> dict[str, tuple[int, int]]:
     identities = resolve_authors(network=channel.network, authors=[m.author for m in mentions])
     reply_targets = dict(
@@ -503,11 +515,7 @@ def change_priority(*, conversation: Conversation, priority: int, by) -> Convers
     conversation.priority = priority
     fields = ["priority", "updated_at"]
     if Priority.URGENT in (old, priority):
-        due = sla_due_times(conversation.queue, start=conversation.created_at, priority=priority)
-        if conversation.first_response_at is None:
-            conversation.first_response_due_at = due["first_response_due_at"]
-        conversation.resolution_due_at = due["resolution_due_at"]
-        fields += ["first_response_due_at", "resolution_due_at"]
+        fields += recompute_sla(conversation)
     conversation.save(update_fields=fields)
     record_event(kind=Event.Kind.PRIORITY_CHANGED, actor=by, conversation=conversation, old=old, new=priority)
     return conversation

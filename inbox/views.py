@@ -6,18 +6,19 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from inbox import services
-from inbox.models import CannedReply, Conversation, InvalidTransition, Label, Message
+from inbox.models import CannedReply, Conversation, InvalidTransition, Label
 from inbox.selectors import (
     LIST_FILTERS,
     ListFilters,
     access_conversation,
+    access_message,
     conversation_list,
     conversation_thread,
     conversations_visible_to,
@@ -132,13 +133,22 @@ def _pane(request, conversation) -> dict:
     }
 
 
-def _render_pane(request, conversation, *, corrected: int | None = None):
-    """After a change: the pane alone for htmx, else the whole conversation page."""
+def _render_pane(request, conversation_id: int, *, corrected: int | None = None):
+    """After a change: the pane alone for htmx (read again through the access helper), else the page."""
     if request.htmx:
+        conversation = access_conversation(request.user, conversation_id)
         return render(
             request, "inbox/inbox.html#conversation-pane", {**_pane(request, conversation), "corrected": corrected}
         )
-    return redirect("inbox:conversation", conversation_id=conversation.pk)
+    return redirect("inbox:conversation", conversation_id=conversation_id)
+
+
+def _acting_on(request, conversation_id: int, permission: str):
+    """The conversation the user acts on: 404 if they may not see it, 403 if their role may not do this."""
+    conversation = access_conversation(request.user, conversation_id)
+    if not request.user.has_perm(permission):
+        raise PermissionDenied
+    return conversation
 
 
 class MoveQueueForm(forms.Form):
@@ -148,9 +158,7 @@ class MoveQueueForm(forms.Form):
 @require_POST
 def move_queue(request, conversation_id: int):
     """Send a conversation to another queue (a correction the router learns from)."""
-    conversation = access_conversation(request.user, conversation_id)
-    if not request.user.has_perm("inbox.change_conversation"):
-        raise PermissionDenied
+    conversation = _acting_on(request, conversation_id, "inbox.change_conversation")
     form = MoveQueueForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest("Choose one of the open queues.")
@@ -159,7 +167,7 @@ def move_queue(request, conversation_id: int):
     except ValueError as problem:  # the queue closed in the meantime
         return HttpResponseBadRequest(str(problem))
     if conversations_visible_to(request.user).filter(pk=conversation.pk).exists():
-        return _render_pane(request, access_conversation(request.user, conversation.pk))
+        return _render_pane(request, conversation.pk)
     # Moved out of the agent's own queues: back to their inbox, saying where it went.
     messages.success(request, f"Moved to {conversation.queue.name}. It is no longer in your queues.")
     if request.htmx:
@@ -175,8 +183,7 @@ class CorrectTriageForm(forms.Form):
 @require_POST
 def correct_triage(request, message_id: int):
     """Say what a message really is (type, sentiment); triage learns from it."""
-    message = get_object_or_404(Message.objects.only("pk", "conversation_id"), pk=message_id)
-    conversation = access_conversation(request.user, message.conversation_id)
+    message = access_message(request.user, message_id)
     if not request.user.has_perm("triage.add_correction"):
         raise PermissionDenied
     form = CorrectTriageForm(request.POST)
@@ -184,28 +191,21 @@ def correct_triage(request, message_id: int):
         return HttpResponseBadRequest("Choose a type and a sentiment from the lists.")
     try:
         correct_message(
-            message=Message.objects.select_related("conversation").get(pk=message.pk),
+            message=message,
             message_type=form.cleaned_data["message_type"],
             sentiment=form.cleaned_data["sentiment"],
             by=request.user,
         )
     except ValueError as problem:
         return HttpResponseBadRequest(str(problem))
-    return _render_pane(request, access_conversation(request.user, conversation.pk), corrected=message.pk)
-
-
-class AssignForm(forms.Form):
-    assignee = forms.CharField(required=False, max_length=20)  # "me", "" (nobody), or a colleague's id
+    return _render_pane(request, message.conversation_id, corrected=message.pk)
 
 
 @require_POST
 def assign(request, conversation_id: int):
     """Assign to me, unassign, or (supervisors) assign to a colleague who works the queue."""
-    conversation = access_conversation(request.user, conversation_id)
-    if not request.user.has_perm("inbox.change_conversation"):
-        raise PermissionDenied
-    form = AssignForm(request.POST)
-    choice = form.data.get("assignee", "")
+    conversation = _acting_on(request, conversation_id, "inbox.change_conversation")
+    choice = request.POST.get("assignee", "")  # "me", "" (nobody), or (supervisors) a colleague's id
     if choice == "me":
         agent = request.user
     elif choice == "":
@@ -223,7 +223,7 @@ def assign(request, conversation_id: int):
     if request.POST.get("next") == "board":
         messages.success(request, f"#{conversation.pk} now with {conversation.assignee or 'nobody'}.")
         return redirect("inbox:board")
-    return _render_pane(request, access_conversation(request.user, conversation.pk))
+    return _render_pane(request, conversation.pk)
 
 
 class StatusForm(forms.Form):
@@ -234,9 +234,7 @@ class StatusForm(forms.Form):
 @require_POST
 def set_status(request, conversation_id: int):
     """Resolve, reopen, mark pending, or snooze for a number of hours (it reopens by itself)."""
-    conversation = access_conversation(request.user, conversation_id)
-    if not request.user.has_perm("inbox.change_conversation"):
-        raise PermissionDenied
+    conversation = _acting_on(request, conversation_id, "inbox.change_conversation")
     form = StatusForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest("Choose a status (and, to snooze, 1 hour to 90 days).")
@@ -250,20 +248,18 @@ def set_status(request, conversation_id: int):
         change_status(conversation=conversation, status=status, by=request.user, snoozed_until=snoozed_until)
     except InvalidTransition as problem:
         return HttpResponseBadRequest(str(problem))
-    return _render_pane(request, access_conversation(request.user, conversation.pk))
+    return _render_pane(request, conversation.pk)
 
 
 @require_POST
 def add_note(request, conversation_id: int):
     """An internal note on the conversation, with @mentions."""
-    conversation = access_conversation(request.user, conversation_id)
-    if not request.user.has_perm("inbox.add_note"):
-        raise PermissionDenied
+    conversation = _acting_on(request, conversation_id, "inbox.add_note")
     try:
         services.add_note(conversation=conversation, author=request.user, text=request.POST.get("text", ""))
     except ValueError as problem:
         return HttpResponseBadRequest(str(problem))
-    return _render_pane(request, access_conversation(request.user, conversation.pk))
+    return _render_pane(request, conversation.pk)
 
 
 @require_POST
@@ -285,9 +281,7 @@ def get_next(request):
 @require_POST
 def send_reply(request, conversation_id: int):
     """Answer the customer on the conversation's channel (public, or private where the network allows)."""
-    conversation = access_conversation(request.user, conversation_id)
-    if not request.user.has_perm("inbox.add_message"):
-        raise PermissionDenied
+    conversation = _acting_on(request, conversation_id, "inbox.add_message")
     try:
         services.reply(
             conversation=conversation,
@@ -297,21 +291,20 @@ def send_reply(request, conversation_id: int):
         )
     except (ValueError, InvalidTransition) as problem:
         return HttpResponseBadRequest(str(problem))
-    return _render_pane(request, access_conversation(request.user, conversation.pk))
+    return _render_pane(request, conversation.pk)
 
 
 @require_POST
 def retry_reply(request, message_id: int):
     """Send a failed reply again."""
-    message = get_object_or_404(Message.objects.only("pk", "conversation_id"), pk=message_id)
-    conversation = access_conversation(request.user, message.conversation_id)
+    message = access_message(request.user, message_id)
     if not request.user.has_perm("inbox.add_message"):
         raise PermissionDenied
     try:
         services.retry_reply(message=message, by=request.user)
     except ValueError as problem:
         return HttpResponseBadRequest(str(problem))
-    return _render_pane(request, access_conversation(request.user, conversation.pk))
+    return _render_pane(request, message.conversation_id)
 
 
 class PriorityAndLabelsForm(forms.Form):
@@ -322,15 +315,13 @@ class PriorityAndLabelsForm(forms.Form):
 @require_POST
 def edit_priority_and_labels(request, conversation_id: int):
     """Change the conversation's priority and labels."""
-    conversation = access_conversation(request.user, conversation_id)
-    if not request.user.has_perm("inbox.change_conversation"):
-        raise PermissionDenied
+    conversation = _acting_on(request, conversation_id, "inbox.change_conversation")
     form = PriorityAndLabelsForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest("Choose a priority and labels from the lists.")
     services.change_priority(conversation=conversation, priority=form.cleaned_data["priority"], by=request.user)
     services.set_labels(conversation=conversation, labels=form.cleaned_data["labels"], by=request.user)
-    return _render_pane(request, access_conversation(request.user, conversation.pk))
+    return _render_pane(request, conversation.pk)
 
 
 @require_GET

@@ -8,15 +8,18 @@ class SocialcrmConfig(AppConfig):
     name = "socialcrm"
 
     def ready(self) -> None:
-        # After every app's post_migrate, not only ours: an app migrated after this one creates its
+        # Listens to every app's post_migrate: an app migrated after this one creates its
         # permissions in its own post_migrate, and the roles must be granted them too.
         post_migrate.connect(_sync_roles, dispatch_uid="socialcrm-sync-roles")
 
 
 def _sync_roles(sender, apps=None, **kwargs) -> None:
-    # Models added after the roles migration get their permissions granted here. (A flush sends no apps.)
+    # Models added after the roles migration get their permissions granted here, once every app has
+    # created its permissions: so only after the last app's post_migrate. (A flush sends no apps.)
     from django.apps import apps as installed_apps
 
     from socialcrm.roles import sync_role_groups
 
-    sync_role_groups(apps or installed_apps)
+    last = [config for config in installed_apps.get_app_configs() if config.models_module is not None][-1]
+    if sender.label == last.label:
+        sync_role_groups(apps or installed_apps)

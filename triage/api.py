@@ -8,7 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from customers.models import Network, Tier
-from inbox.api import error, read_json
+from inbox.api import error, read_json, unauthorised
 from inbox.channels import bearer_token, take_from_allowance
 from socialcrm.models import ApiToken
 from socialcrm.roles import is_supervisor
@@ -34,7 +34,7 @@ def preview(request):
     if token is not None:
         api_token = ApiToken.find(token, scope=ApiToken.Scope.TRIAGE)
         if api_token is None:
-            return _unauthorised("That token is unknown, revoked, or not for the triage scope.")
+            return unauthorised("That token is unknown, revoked, or not for the triage scope.")
         ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=timezone.now())
         caller = f"token:{api_token.pk}"
     elif request.user.is_authenticated:
@@ -44,7 +44,7 @@ def preview(request):
             return error(403, "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie's value.")
         caller = f"user:{request.user.pk}"
     else:
-        return _unauthorised("Sign in as a manager or admin, or send 'Authorization: Bearer <triage token>'.")
+        return unauthorised("Sign in as a manager or admin, or send 'Authorization: Bearer <triage token>'.")
     retry_after = take_from_allowance(f"triage-preview:{caller}", 1, per_minute=REQUESTS_PER_MINUTE)
     if retry_after is not None:
         response = error(429, f"Over the limit of {REQUESTS_PER_MINUTE} previews a minute.")
@@ -67,12 +67,6 @@ def preview(request):
     if errors:
         return error(400, "Fix the items listed in 'errors' (by index).", errors=errors)
     return JsonResponse({"items": [_answer(decision) for decision in decide(items)]})
-
-
-def _unauthorised(message: str) -> JsonResponse:
-    response = error(401, message)
-    response["WWW-Authenticate"] = 'Bearer realm="socialcrm"'
-    return response
 
 
 def _item(raw) -> Item:

@@ -17,6 +17,8 @@ from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.utils import murmurhash3_32
 
+from triage.language import STOPWORDS
+
 MAX_CHARS = 2_000  # what a classifier reads of a message; the start says what it is about
 WORD_FEATURES = 2**17
 CHAR_FEATURES = 2**17
@@ -41,6 +43,7 @@ _char_vectorizer = HashingVectorizer(
     n_features=CHAR_FEATURES, analyzer="char_wb", ngram_range=(3, 5), alternate_sign=False, norm="l2"
 )
 _word_analyzer = _word_vectorizer.build_analyzer()
+_FUNCTION_WORDS = frozenset().union(*STOPWORDS.values())
 
 
 # VADER's general lexicon, adjusted for what people write to a brand: words every support request
@@ -207,12 +210,10 @@ class LinearModel:
 
 def _telling(token: str) -> bool:
     """Whether a word or bigram says something to an agent ("refund", "no signal"; not "is it" or a link)."""
-    from triage.language import STOPWORDS
-
     words = token.split()
     if any(word in ("xxurl", "xxuser") for word in words):
         return False
-    return any(len(word) > 2 and not any(word in stop for stop in STOPWORDS.values()) for word in words)
+    return any(len(word) > 2 and word not in _FUNCTION_WORDS for word in words)
 
 
 def sha256(data: bytes) -> str:

@@ -207,10 +207,11 @@ class RoutingConfig:
     rules: tuple[CompiledRule, ...]
     queue_slugs: dict[int, str]  # active queues only
     queue_names: dict[int, str]
+    queue_ids: dict[str, int]
     influence: InfluencePolicy
 
     def queue_id(self, slug: str) -> int | None:
-        return next((pk for pk, known in self.queue_slugs.items() if known == slug), None)
+        return self.queue_ids.get(slug)
 
 
 _compiled: RoutingConfig | None = None
@@ -244,6 +245,7 @@ def current_config() -> RoutingConfig:
         rules=tuple(rules),
         queue_slugs={pk: slug for pk, slug, _ in queues},
         queue_names={pk: name for pk, _, name in queues},
+        queue_ids={slug: pk for pk, slug, _ in queues},
         influence=InfluencePolicy.from_settings(TriageSettings.load()),
     )
     return _compiled

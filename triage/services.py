@@ -9,7 +9,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from inbox.models import Conversation, Event, Label, Message
-from inbox.services import record_event, sla_due_times
+from inbox.services import recompute_sla, record_event
 from socialcrm.db import update_rows
 from triage.models import ClassifierVersion, Correction, Priority, Queue, TriageDecision, TriageSettings
 from triage.pipeline import Decision, Item, decide
@@ -185,10 +185,7 @@ def _apply_to_conversations(messages: list[Message], decisions: dict[int, Decisi
         if conversation.queue_id != old_queue_id or (
             conversation.priority == Priority.URGENT and old_priority != Priority.URGENT
         ):
-            due = sla_due_times(conversation.queue, start=conversation.created_at, priority=conversation.priority)
-            if conversation.first_response_at is None:
-                conversation.first_response_due_at = due["first_response_due_at"]
-            conversation.resolution_due_at = due["resolution_due_at"]
+            recompute_sla(conversation)
         conversation.updated_at = now
         changed.append(conversation)
     update_rows(
@@ -238,11 +235,7 @@ def change_queue(*, conversation: Conversation, queue: Queue, by) -> Conversatio
     if old is not None and old.pk == queue.pk:
         return conversation
     conversation.queue = queue
-    due = sla_due_times(queue, start=conversation.created_at, priority=conversation.priority)
-    if conversation.first_response_at is None:
-        conversation.first_response_due_at = due["first_response_due_at"]
-    conversation.resolution_due_at = due["resolution_due_at"]
-    conversation.save(update_fields=["queue", "first_response_due_at", "resolution_due_at", "updated_at"])
+    conversation.save(update_fields=["queue", *recompute_sla(conversation), "updated_at"])
     record_event(
         kind=Event.Kind.QUEUE_CHANGED, actor=by, conversation=conversation, old=old.slug if old else "", new=queue.slug
     )
