@@ -1,5 +1,6 @@
 """Customers: one record per person, holding every identity they use and what our systems know."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
@@ -47,6 +48,7 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
+        permissions = [("merge_customer", "Can merge customers and undo merges")]
         constraints = [
             models.CheckConstraint(condition=~Q(merged_into=F("id")), name="customer_not_merged_into_itself"),
             models.CheckConstraint(condition=Q(lifetime_value__gte=0), name="customer_lifetime_value_not_negative"),
@@ -128,3 +130,61 @@ class CustomerRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.title}"
+
+
+class CustomerNote(models.Model):
+    """What a colleague wants the next one to know about this customer; customers never see it."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="customer_notes"
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Note on {self.customer} by {self.author}"
+
+
+class Merge(models.Model):
+    """One customer folded into another, with what moved, so that it can be undone."""
+
+    kept = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="merges_in")
+    merged = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="merges_out")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    moved = models.JSONField(default=dict, help_text="Ids of what moved to the kept customer, by kind.")
+    kept_before = models.JSONField(default=dict, help_text="The kept customer's fields the merge filled in or changed.")
+    merged_before = models.JSONField(default=dict, help_text="The merged customer's fields the merge cleared.")
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=~Q(kept=F("merged")), name="merge_two_customers")]
+
+    def __str__(self) -> str:
+        return f"#{self.merged_id} into #{self.kept_id}"
+
+
+class NotDuplicate(models.Model):
+    """Two customers someone checked and found to be different people; the duplicates list skips them."""
+
+    first = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    second = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["first", "second"], name="not_duplicate_once"),
+            models.CheckConstraint(condition=Q(first__lt=F("second")), name="not_duplicate_ordered_pair"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.first_id} is not #{self.second_id}"

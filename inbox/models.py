@@ -301,6 +301,9 @@ class Event(models.Model):
         REPLY_SENT = "reply_sent", "Reply sent"
         NOTE_ADDED = "note_added", "Note added"
         CUSTOMER_MERGED = "customer_merged", "Customers merged"
+        CUSTOMER_UNMERGED = "customer_unmerged", "Customer merge undone"
+        CUSTOMER_CHANGED = "customer_changed", "Customer details changed"
+        CUSTOMER_NOTE_ADDED = "customer_note_added", "Customer note added"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     actor = models.ForeignKey(

@@ -23,6 +23,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "customers.change_customer",
         "customers.view_identity",
         "customers.view_customerrecord",
+        "customers.view_customernote",
+        "customers.add_customernote",
         "inbox.view_channel",
         "inbox.view_conversation",
         "inbox.change_conversation",

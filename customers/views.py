@@ -1,0 +1,173 @@
+"""The customer, whole: search, the full page with its timeline, notes, tags, merges and duplicates."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from customers import services
+from customers.models import Merge
+from customers.selectors import (
+    access_customer,
+    customer_history,
+    customer_timeline,
+    customers_visible_to,
+    likely_duplicates,
+    search_customers,
+    sentiment_by_month,
+    undoable_merges,
+)
+
+MERGE_PERMISSION = "customers.merge_customer"
+
+
+@require_GET
+def search(request):
+    """Find a customer by name, e-mail, phone, reference, handle or number."""
+    query = request.GET.get("q", "")
+    return render(request, "customers/search.html", {"query": query, "results": search_customers(request.user, query)})
+
+
+@require_GET
+def customer(request, customer_id: int):
+    """Everything about one customer; with htmx, only the next page of the timeline."""
+    customer = access_customer(request.user, customer_id)
+    if customer.merged_into_id:
+        messages.info(request, f"Customer #{customer.pk} was merged into this one.")
+        return redirect("customers:customer", customer_id=customer.merged_into_id)
+    try:
+        entries, older = customer_timeline(request.user, customer, before=request.GET.get("before", ""))
+    except ValueError as problem:
+        return HttpResponseBadRequest(str(problem))
+    timeline = {"customer": customer, "entries": entries, "older": older}
+    if request.htmx and request.htmx.target == "timeline-more":
+        return render(request, "customers/customer.html#timeline-entries", timeline)
+    months = sentiment_by_month(request.user, customer)
+    return render(
+        request,
+        "customers/customer.html",
+        {
+            **timeline,
+            "identities": customer.identities.all(),
+            "notes": customer.notes.select_related("author")[:50],
+            "history": customer_history(customer),
+            "undoable": undoable_merges(customer),
+            "months": months,
+            "chart": {
+                "labels": [month.month.strftime("%b %Y") for month in months],
+                "positive": [month.positive for month in months],
+                "neutral": [month.neutral for month in months],
+                "negative": [month.negative for month in months],
+            },
+            "may_merge": request.user.has_perm(MERGE_PERMISSION),
+        },
+    )
+
+
+@require_POST
+def add_note(request, customer_id: int):
+    customer = access_customer(request.user, customer_id)
+    if not request.user.has_perm("customers.add_customernote"):
+        raise PermissionDenied
+    try:
+        services.add_customer_note(customer=customer, author=request.user, text=request.POST.get("text", ""))
+    except ValueError as problem:
+        messages.error(request, str(problem))
+    return redirect(reverse("customers:customer", args=[customer.pk]) + "#notes")
+
+
+@require_POST
+def set_tags(request, customer_id: int):
+    customer = access_customer(request.user, customer_id)
+    if not request.user.has_perm("customers.change_customer"):
+        raise PermissionDenied
+    try:
+        tags = services.parse_tags(request.POST.get("tags", ""))
+    except ValueError as problem:
+        messages.error(request, f"Tags not changed. {problem}")
+    else:
+        services.set_tags(customer=customer, tags=tags, by=request.user)
+        messages.success(request, "Tags saved." if tags else "Tags removed.")
+    return redirect("customers:customer", customer_id=customer.pk)
+
+
+def _merge_door(request, customer_id):
+    """The customer, if the user may see them and merge customers (404 and 403 otherwise)."""
+    customer = access_customer(request.user, customer_id)
+    if not request.user.has_perm(MERGE_PERMISSION):
+        raise PermissionDenied
+    return customer
+
+
+@require_http_methods(["GET", "POST"])
+def merge(request, customer_id: int):
+    """Confirm, then fold another customer (?other=id) into this one."""
+    keep = _merge_door(request, customer_id)
+    other_id = request.GET.get("other") or request.POST.get("other", "")
+    other_id = other_id.strip().lstrip("#")
+    if not other_id:
+        messages.error(request, "Say which customer to merge into this one (their number, shown as #123).")
+        return redirect("customers:customer", customer_id=keep.pk)
+    other = access_customer(request.user, other_id)
+    if request.method == "POST":
+        try:
+            record = services.merge_customers(keep=keep, merge=other, by=request.user)
+        except ValueError as problem:
+            messages.error(request, str(problem))
+        else:
+            moved = sum(len(ids) for name, ids in record.moved.items() if name != "events")
+            messages.success(request, f"Merged {other} (#{other.pk}) into this customer: {moved} items moved.")
+        return redirect("customers:customer", customer_id=keep.pk)
+    return render(
+        request,
+        "customers/merge.html",
+        {
+            "keep": keep,
+            "other": other,
+            "sides": [
+                (person, person.identities.all(), person.conversations.count(), person.records.count())
+                for person in (keep, other)
+            ],
+        },
+    )
+
+
+@require_POST
+def undo_merge(request, merge_id: int):
+    record = get_object_or_404(Merge, pk=merge_id)
+    keep = _merge_door(request, record.kept_id)
+    try:
+        services.undo_merge(merge=record, by=request.user)
+    except ValueError as problem:
+        messages.error(request, str(problem))
+    else:
+        messages.success(
+            request, f"Merge undone: {record.merged} (#{record.merged_id}) is a customer of their own again."
+        )
+    return redirect("customers:customer", customer_id=keep.pk)
+
+
+@require_GET
+def duplicates(request):
+    """Pairs of customers who are probably one person, to merge or to mark as different people."""
+    if not request.user.has_perm(MERGE_PERMISSION):
+        raise PermissionDenied
+    return render(request, "customers/duplicates.html", {"pairs": likely_duplicates()})
+
+
+@require_POST
+def not_duplicate(request):
+    if not request.user.has_perm(MERGE_PERMISSION):
+        raise PermissionDenied
+    visible = customers_visible_to(request.user)
+    pair = [visible.filter(pk=value).first() for value in request.POST.getlist("ids")[:2] if value.isdigit()]
+    if len(pair) != 2 or not all(pair):
+        return HttpResponseBadRequest("Choose two customers.")
+    try:
+        services.mark_not_duplicate(first=pair[0], second=pair[1], by=request.user)
+    except ValueError as problem:
+        return HttpResponseBadRequest(str(problem))
+    messages.success(request, f"Noted: {pair[0]} and {pair[1]} are different people.")
+    return redirect("customers:duplicates")
