@@ -104,6 +104,7 @@ class ListFilters:
     sentiment: str = ""
     network: str = ""
     label: str = ""
+    assignee: str = ""  # "", "none" (unassigned) or a colleague's id
 
     @classmethod
     def from_query(cls, query) -> "ListFilters":
@@ -116,7 +117,10 @@ class ListFilters:
             sentiment=query.get("sentiment", ""),
             network=query.get("network", ""),
             label=query.get("label", "")[:50],
+            assignee=query.get("assignee", ""),
         )
+        if filters.assignee and filters.assignee != "none" and not filters.assignee.isdigit():
+            raise ValueError("Unknown assignee; use 'none' for unassigned, or a colleague's id")
         for value, allowed, name in (
             (filters.message_type, MessageType.values, "type"),
             (filters.sentiment, Sentiment.values, "sentiment"),
@@ -130,7 +134,13 @@ class ListFilters:
         """The filters as URL parameters (starting with '&'), for links that keep them."""
         from urllib.parse import urlencode
 
-        pairs = {"type": self.message_type, "sentiment": self.sentiment, "network": self.network, "label": self.label}
+        pairs = {
+            "type": self.message_type,
+            "sentiment": self.sentiment,
+            "network": self.network,
+            "label": self.label,
+            "assignee": self.assignee,
+        }
         kept = {key: value for key, value in pairs.items() if value}
         return "&" + urlencode(kept) if kept else ""
 
@@ -169,6 +179,10 @@ def conversation_list(
         conversations = conversations.filter(sentiment=filters.sentiment)
     if filters.network:
         conversations = conversations.filter(channel__network=filters.network)
+    if filters.assignee == "none":
+        conversations = conversations.filter(assignee__isnull=True)
+    elif filters.assignee:
+        conversations = conversations.filter(assignee_id=int(filters.assignee))
     if filters.label:
         labelled = Conversation.labels.through.objects.filter(label__name=filters.label).values("conversation_id")
         conversations = conversations.filter(pk__in=labelled)

@@ -103,6 +103,7 @@ def _list_context(request, *, queue_slug: str | None, fall_back: bool = False):
         "filters": filters,
         "filter_query": filters.as_query(),
         "filter_choices": _FILTER_CHOICES,
+        "assignee_choices": current.queue.members.filter(is_active=True).order_by("username") if current else [],
         "conversations": conversations,
         "next_cursor": next_cursor,
         "after": request.GET.get("after", ""),

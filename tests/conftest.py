@@ -12,6 +12,12 @@ def tasks_run_in_process():
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Test users' passwords are hashed cheaply; the real hasher's cost is the point in production only."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def empty_cache():
     """Rate-limit counters and the like start at zero in each test (tests use a Redis DB of their own)."""
     from django.core.cache import cache

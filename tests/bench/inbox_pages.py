@@ -22,6 +22,7 @@ import random
 import re
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,8 @@ OUTBOUND_TEXTS = (
 def setup_django() -> None:
     os.environ.update({"DATABASE_URL": harness.DATABASE_URL, "REDIS_URL": harness.REDIS_URL, "DEBUG": "false"})
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "socialcrm.settings")
+    # WhiteNoise warns once that collectstatic has not run; the pages measured here serve no files.
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
     import django
 
     django.setup()
@@ -130,7 +133,7 @@ INSERT INTO customers_identity
     (id, customer_id, network, external_id, handle, display_name, followers, verified, profile_url,
      created_at, updated_at)
 SELECT c, c, (%(networks)s::text[])[1 + mod(c, cardinality(%(networks)s::text[]))], 'bench-' || c,
-       '@customer' || c, '', floor(power(10, 6 * bench_unit(c, 17)))::bigint, bench_unit(c, 18) < 0.02, '',
+       '@customer' || c, '', floor(power(10, 6 * power(bench_unit(c, 17), 3)))::bigint, bench_unit(c, 18) < 0.02, '',
        now() - interval '2 years', now()
 FROM generate_series(%(low)s::bigint, %(high)s::bigint) c
 """

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from inbox.models import Conversation, Label
 from inbox.selectors import ListFilters, conversation_list
-from tests.factories import make_channel, make_conversation
+from tests.factories import make_channel, make_conversation, make_user
 from triage.models import Queue
 
 pytestmark = pytest.mark.django_db
@@ -67,10 +67,18 @@ def test_filters_narrow_the_list(agent_client):
     assert listed("&sentiment=positive&type=complaint") == set()
     assert listed("&network=facebook") == {on_facebook.pk}
     assert listed("&label=refund") == {complaint.pk}
+    colleague = make_user("tom", queues=("service",))
+    Conversation.objects.filter(pk=complaint.pk).update(assignee=colleague)
+    assert listed(f"&assignee={colleague.pk}") == {complaint.pk}
+    assert complaint.pk not in listed("&assignee=none") and on_facebook.pk in listed("&assignee=none")
+    page = agent_client.get("/inbox/?queue=service&assignee=none").content.decode()
+    assert f'<option value="{colleague.pk}">tom</option>' in page and '<option value="none" selected>' in page
     assert "that match the filters" in agent_client.get("/inbox/?queue=service&label=nope").content.decode()
 
 
-@pytest.mark.parametrize("query", ["&type=rant", "&network=myspace", "&sentiment=meh", "&after=garbage", "&after=1_2"])
+@pytest.mark.parametrize(
+    "query", ["&type=rant", "&network=myspace", "&sentiment=meh", "&assignee=bob", "&after=garbage", "&after=1_2"]
+)
 def test_unknown_filters_and_broken_cursors_are_a_clear_400(agent_client, query):
     make_conversation("service")
 
