@@ -216,7 +216,8 @@ def likely_duplicates(*, limit: int = 100) -> list[DuplicatePair]:
     named = active.filter(name__contains=" ").annotate(key=Lower("name"))
     for name, ids in _groups(named, "key"):
         for first, second, why in _similar_handles(ids):
-            note([first, second], f"same name {name!r} and {why}")
+            known = any(reason.startswith("same handle") for reason in reasons.get((first, second), ()))
+            note([first, second], f"same name {name!r}" if known else f"same name {name!r} and {why}")
 
     dismissed = set(NotDuplicate.objects.values_list("first_id", "second_id"))
     ranked = sorted(

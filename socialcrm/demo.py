@@ -288,7 +288,7 @@ def _make_customers(rng: random.Random, count: int, now) -> list[Customer]:
             Customer(
                 name=f"{first} {last}",
                 email=f"{first}.{last}{number}@mail.example".lower().replace("'", "") if rng.random() < 0.7 else "",
-                phone=f"+44 7700 9{number:05d}" if rng.random() < 0.4 else "",
+                phone=f"+4477009{number:05d}" if rng.random() < 0.4 else "",
                 tier=tier,
                 lifetime_value=Decimal(rng.randint(20, 400) * (1 + list(Tier).index(tier) * 3)),
                 external_ref=f"KM-{100000 + number}",
