@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from customers.models import Customer, CustomerRecord, Identity
+from customers.models import Customer, CustomerNote, CustomerRecord, Identity, Merge
 
 
 class IdentityInline(admin.TabularInline):
@@ -16,6 +16,13 @@ class CustomerRecordInline(admin.TabularInline):
     ordering = ["-occurred_at"]
 
 
+class CustomerNoteInline(admin.TabularInline):
+    model = CustomerNote
+    extra = 0
+    fields = ["text", "author", "created_at"]
+    readonly_fields = ["author", "created_at"]
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     list_display = ["__str__", "email", "phone", "tier", "lifetime_value", "external_ref", "created_at"]
@@ -24,7 +31,17 @@ class CustomerAdmin(admin.ModelAdmin):
     ordering = ["name"]
     date_hierarchy = "created_at"
     raw_id_fields = ["merged_into"]
-    inlines = [IdentityInline, CustomerRecordInline]
+    inlines = [IdentityInline, CustomerRecordInline, CustomerNoteInline]
+
+    def save_formset(self, request, form, formset, change):
+        for note in formset.save(commit=False):
+            if isinstance(note, CustomerNote) and note.author_id is None:
+                note.author = request.user
+            note.save()
+        for gone in formset.deleted_objects:
+            gone.delete()
+        formset.save_m2m()
+
     show_full_result_count = False
 
 
@@ -47,3 +64,20 @@ class CustomerRecordAdmin(admin.ModelAdmin):
     date_hierarchy = "occurred_at"
     raw_id_fields = ["customer"]
     list_select_related = ["customer"]
+
+
+@admin.register(Merge)
+class MergeAdmin(admin.ModelAdmin):
+    """The record of merges. Merging and undoing happen on the customer page, where both sides are shown."""
+
+    list_display = ["__str__", "kept", "merged", "by", "created_at", "undone_at", "undone_by"]
+    list_filter = [("undone_at", admin.EmptyFieldListFilter), "created_at"]
+    search_fields = ["kept__name", "merged__name", "kept__email", "merged__email"]
+    list_select_related = ["kept", "merged", "by", "undone_by"]
+    readonly_fields = [field.name for field in Merge._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
