@@ -9,7 +9,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from customers.models import Customer, CustomerRecord, Tier
-from customers.services import MAX_TAG_LENGTH
+from customers.services import MAX_TAG_LENGTH, MAX_TAGS
 from inbox.models import Event
 from socialcrm.db import update_rows
 
@@ -70,6 +70,9 @@ class ImportSummary:
 def check_header(columns: list[str]) -> list[str]:
     """The columns this import ignores; raises Rejected when the file cannot be matched at all."""
     known = set(CUSTOMER_COLUMNS) | set(RECORD_COLUMNS)
+    repeated = sorted({column for column in columns if columns.count(column) > 1})
+    if repeated:
+        raise Rejected(f"The header names a column more than once: {', '.join(repeated)}.")
     if not set(columns) & set(KEY_COLUMNS):
         raise Rejected(
             f"The header needs at least one of {', '.join(KEY_COLUMNS)} to match customers by. "
@@ -81,6 +84,9 @@ def check_header(columns: list[str]) -> list[str]:
 def parse_row(line: int, row: dict[str, str]) -> ImportRow:
     """One CSV row, cleaned; raises Rejected naming what is wrong."""
     value = {key: (row.get(key) or "").strip() for key in (*CUSTOMER_COLUMNS, *RECORD_COLUMNS)}
+    for column, text in value.items():
+        if "\x00" in text:
+            raise Rejected(f"{column} contains a NUL character")
     parsed = ImportRow(line=line, external_ref=value["external_ref"], name=" ".join(value["name"].split()))
     if not (value["external_ref"] or value["email"] or value["phone"]):
         raise Rejected("no external_ref, email or phone to match the customer by")
@@ -90,6 +96,8 @@ def parse_row(line: int, row: dict[str, str]) -> ImportRow:
         raise Rejected("name is longer than 200 characters")
     if value["email"]:
         parsed.email = value["email"].lower()
+        if len(parsed.email) > 254:
+            raise Rejected("email is longer than 254 characters")
         try:
             validate_email(parsed.email)
         except ValidationError:
@@ -106,6 +114,8 @@ def parse_row(line: int, row: dict[str, str]) -> ImportRow:
             raise Rejected("lifetime_value cannot be negative")
     if value["tags"]:
         parsed.tags = _tags(value["tags"])
+        if len(parsed.tags) > MAX_TAGS:
+            raise Rejected(f"tags: more than {MAX_TAGS}")
     if any(value[column] for column in RECORD_COLUMNS):
         parsed.record = _record(value)
     return parsed
@@ -121,12 +131,16 @@ def normalise_phone(text: str) -> str:
     return cleaned
 
 
+# 1234.50, 1,234.50, -12: a point for decimals; commas only between groups of three digits.
+_AMOUNT = re.compile(r"-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?")
+
+
 def _money(text: str, column: str) -> Decimal:
-    try:
-        amount = Decimal(text.replace(",", "").replace(" ", ""))
-    except InvalidOperation:
-        raise Rejected(f"{column} {text!r} is not a number") from None
-    if not amount.is_finite() or abs(amount) > _MAX_MONEY:
+    """An amount with a decimal point; '12,50' is refused rather than read as 1250."""
+    if not _AMOUNT.fullmatch(text) or len(text) > 20:
+        raise Rejected(f"{column} {text!r} is not an amount like 1234.50 (a point for decimals)")
+    amount = Decimal(text.replace(",", ""))
+    if abs(amount) > _MAX_MONEY:
         raise Rejected(f"{column} {text!r} is out of range")
     return amount.quantize(Decimal("0.01"))
 
@@ -177,6 +191,8 @@ def _moment(text: str) -> datetime:
         moment = None
     if moment is None:
         raise Rejected(f"record_occurred_at {text!r} is not a date (use 2026-03-01 or 2026-03-01T14:30:00Z)")
+    if not 1900 <= moment.year <= 2100:
+        raise Rejected(f"record_occurred_at {text!r} is outside 1900 to 2100")
     return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
 
 
@@ -187,12 +203,16 @@ def _moment(text: str) -> datetime:
 def import_batch(rows: list[ImportRow], summary: ImportSummary, *, source: str) -> None:
     """Match or create each row's customer, in file order, and write the batch; counts go into `summary`."""
     index = _CustomerIndex.load(rows)
+    existing = _existing_records(rows)
+    owners: dict[tuple, Customer] = {}  # each referenced record's customer, as the batch goes
     created: list[Customer] = []
     changed: dict[int, tuple[Customer, set[str]]] = {}
     records: list[tuple[Customer, dict]] = []
     for row in rows:
         try:
             customer = index.match(row)
+            key = _record_key(row)
+            _check_record_owner(key, customer, owners, existing)
         except Rejected as problem:
             summary.rejected.append((row.line, str(problem)))
             continue
@@ -208,6 +228,8 @@ def import_batch(rows: list[ImportRow], summary: ImportSummary, *, source: str) 
             changed.setdefault(customer.pk, (customer, set()))[1].update(fields)
         if row.record:
             records.append((customer, row.record))
+            if key:
+                owners[key] = customer
 
     Customer.objects.bulk_create(created)
     now = timezone.now()
@@ -215,7 +237,7 @@ def import_batch(rows: list[ImportRow], summary: ImportSummary, *, source: str) 
         customer.updated_at = now
     names = sorted({name for _, fields in changed.values() for name in fields})
     update_rows([customer for customer, _ in changed.values()], [*names, "updated_at"])
-    _write_records(records, summary)
+    _write_records(records, existing, summary)
     Event.objects.bulk_create(
         [
             Event(
@@ -228,6 +250,34 @@ def import_batch(rows: list[ImportRow], summary: ImportSummary, *, source: str) 
             for c in created
         ]
     )
+
+
+def _record_key(row: ImportRow) -> tuple | None:
+    """How a row's record is known to its source system: (source, kind, reference); None without a reference."""
+    if not row.record or not row.record["external_ref"]:
+        return None
+    return (row.record["source"], row.record["kind"], row.record["external_ref"])
+
+
+def _existing_records(rows: list[ImportRow]) -> dict[tuple, CustomerRecord]:
+    keys = {key for row in rows if (key := _record_key(row))}
+    if not keys:
+        return {}
+    stored = CustomerRecord.objects.filter(
+        source__in={source for source, _, _ in keys}, external_ref__in={ref for _, _, ref in keys}
+    )
+    return {(r.source, r.kind, r.external_ref): r for r in stored if (r.source, r.kind, r.external_ref) in keys}
+
+
+def _check_record_owner(key, customer: Customer | None, owners: dict, existing: dict) -> None:
+    """A record the source system already gave to one customer is not silently handed to another."""
+    if key is None:
+        return
+    if key in owners:
+        if owners[key] is not customer:
+            raise Rejected(f"record_ref {key[2]!r} belongs to {_number(owners[key])}, not to this row's customer")
+    elif key in existing and (customer is None or existing[key].customer_id != customer.pk):
+        raise Rejected(f"record_ref {key[2]!r} belongs to #{existing[key].customer_id}, not to this row's customer")
 
 
 def _apply(row: ImportRow, customer: Customer) -> set[str]:
@@ -245,15 +295,8 @@ def _apply(row: ImportRow, customer: Customer) -> set[str]:
     return changed
 
 
-def _write_records(records: list[tuple[Customer, dict]], summary: ImportSummary) -> None:
+def _write_records(records: list[tuple[Customer, dict]], existing: dict, summary: ImportSummary) -> None:
     """Create each record, or update the one from the same source with the same reference."""
-    keys = {(r["source"], r["kind"], r["external_ref"]) for _, r in records if r["external_ref"]}
-    existing = {}
-    if keys:
-        sources = {source for source, _, _ in keys}
-        refs = {ref for _, _, ref in keys}
-        for record in CustomerRecord.objects.filter(source__in=sources, external_ref__in=refs):
-            existing[(record.source, record.kind, record.external_ref)] = record
     new, updated = {}, {}
     for customer, data in records:
         key = (data["source"], data["kind"], data["external_ref"])
@@ -261,16 +304,13 @@ def _write_records(records: list[tuple[Customer, dict]], summary: ImportSummary)
         if record is None:
             record = CustomerRecord(customer=customer, **data)
             new[key if data["external_ref"] else id(record)] = record
-            continue
-        if record.customer_id == customer.pk and all(getattr(record, k) == v for k, v in data.items()):
-            continue  # the same as last time
-        record.customer = customer
-        for name, value in data.items():
-            setattr(record, name, value)
-        if record.pk:
-            updated[record.pk] = record
+        elif any(getattr(record, name) != value for name, value in data.items()):
+            for name, value in data.items():
+                setattr(record, name, value)
+            if record.pk:
+                updated[record.pk] = record
     CustomerRecord.objects.bulk_create(new.values())
-    update_rows(list(updated.values()), ["customer", "title", "status", "amount", "occurred_at"])
+    update_rows(list(updated.values()), ["title", "status", "amount", "occurred_at"])
     summary.records_created += len(new)
     summary.records_updated += len(updated)
 

@@ -17,6 +17,7 @@ from django.http import Http404
 from customers.models import Customer, CustomerRecord, Identity, Merge, NotDuplicate
 from inbox.models import Event, Message
 from inbox.selectors import conversations_visible_to
+from socialcrm.db import parse_id
 from socialcrm.roles import is_supervisor
 
 
@@ -48,8 +49,8 @@ def search_customers(user, query: str, *, limit: int = 25) -> list[Customer]:
     handle = query.lstrip("@")
     by_identity = Identity.objects.filter(Q(handle__icontains=handle) | Q(external_id=query)).values("customer_id")
     matches = Q(name__icontains=query) | Q(email__iexact=query) | Q(external_ref=query) | Q(pk__in=by_identity)
-    if query.isdigit():
-        matches |= Q(pk=int(query))
+    if (number := parse_id(query.lstrip("#"))) is not None:
+        matches |= Q(pk=number)
     phone = _digits(query).lstrip("0")  # a national number (07700 900123) ends the stored +447700900123
     if len(phone) >= 6:
         matches |= Q(phone__endswith=phone)
@@ -168,12 +169,13 @@ def customer_history(customer: Customer, *, limit: int = 15) -> list[Event]:
     return list(Event.objects.filter(customer=customer, conversation__isnull=True).select_related("actor")[:limit])
 
 
-def undoable_merges(customer: Customer) -> dict[int, Merge]:
-    """Merges into this customer that can still be undone, by id."""
-    return {
-        merge.pk: merge
-        for merge in Merge.objects.filter(kept=customer, undone_at__isnull=True, merged__merged_into=customer)
-    }
+def undoable_merges(customer: Customer) -> list[Merge]:
+    """Merges into this customer that can still be undone, latest first."""
+    return list(
+        Merge.objects.filter(kept=customer, undone_at__isnull=True, merged__merged_into=customer).select_related(
+            "merged", "by"
+        )
+    )
 
 
 # --- Likely duplicates ---
@@ -213,9 +215,10 @@ def likely_duplicates(*, limit: int = 100) -> list[DuplicatePair]:
     live_identities = Identity.objects.filter(customer__merged_into__isnull=True).exclude(handle="")
     for handle, ids in _groups(live_identities.annotate(key=Lower("handle")), "key", field="customer_id"):
         note(ids, f"same handle {handle}")
-    named = active.filter(name__contains=" ").annotate(key=Lower("name"))
-    for name, ids in _groups(named, "key"):
-        for first, second, why in _similar_handles(ids):
+    named = _groups(active.filter(name__contains=" ").annotate(key=Lower("name")), "key")
+    handles = _squashed_handles([pk for _, ids in named for pk in ids])
+    for name, ids in named:
+        for first, second, why in _similar_handles(ids, handles):
             known = any(reason.startswith("same handle") for reason in reasons.get((first, second), ()))
             note([first, second], f"same name {name!r}" if known else f"same name {name!r} and {why}")
 
@@ -244,13 +247,18 @@ def _groups(queryset, key: str, *, field: str = "pk", cap: int = 500) -> list[tu
     return [(value, [pk for _, pk in group]) for value, group in groupby(pairs, key=lambda row: row[0])]
 
 
-def _similar_handles(customer_ids: list[int]) -> list[tuple[int, int, str]]:
-    """Pairs among these same-named customers whose handles look alike once punctuation is ignored."""
+def _squashed_handles(customer_ids: list[int]) -> dict[int, set[str]]:
+    """Each customer's handles with case and punctuation ignored: one query for all of them."""
     handles: dict[int, set[str]] = {}
     for customer_id, handle in Identity.objects.filter(customer_id__in=customer_ids).values_list(
         "customer_id", "handle"
     ):
         handles.setdefault(customer_id, set()).add(_squash(handle))
+    return handles
+
+
+def _similar_handles(customer_ids: list[int], handles: dict[int, set[str]]) -> list[tuple[int, int, str]]:
+    """Pairs among these same-named customers whose handles look alike once punctuation is ignored."""
     found = []
     ids = sorted(customer_ids)
     for i, first in enumerate(ids):

@@ -4,11 +4,11 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from customers.models import Customer, CustomerNote, CustomerRecord, Identity, Merge, NotDuplicate, Tier
-from inbox.models import Conversation, Event
+from inbox.models import Conversation, Event, Message
 from socialcrm.db import update_rows
 
 # How an author is looked up: (network, external id).
@@ -140,6 +140,8 @@ def parse_tags(text: str) -> list[str]:
 
     Raises ValueError for too many or too long tags.
     """
+    if "\x00" in text:
+        raise ValueError("Tags cannot contain NUL characters.")
     tags: list[str] = []
     for raw in text.split(","):
         tag = " ".join(raw.split())
@@ -156,6 +158,7 @@ def parse_tags(text: str) -> list[str]:
 @transaction.atomic
 def set_tags(*, customer: Customer, tags: list[str], by) -> Customer:
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    _refuse_if_merged(customer)
     before = list(customer.tags)
     if before == tags:
         return customer
@@ -172,9 +175,12 @@ MAX_NOTE_LENGTH = 10_000
 
 @transaction.atomic
 def add_customer_note(*, customer: Customer, author, text: str) -> CustomerNote:
+    _refuse_if_merged(customer)
     text = text.strip()
     if not text:
         raise ValueError("Write something first: the note is empty.")
+    if "\x00" in text:
+        raise ValueError("The note contains a NUL character; paste it again as plain text.")
     if len(text) > MAX_NOTE_LENGTH:
         raise ValueError(f"A note can be at most {MAX_NOTE_LENGTH:,} characters.")
     note = CustomerNote.objects.create(customer=customer, author=author, text=text)
@@ -182,6 +188,11 @@ def add_customer_note(*, customer: Customer, author, text: str) -> CustomerNote:
         kind=Event.Kind.CUSTOMER_NOTE_ADDED, actor=author, customer=customer, data={"note_id": note.pk}
     )
     return note
+
+
+def _refuse_if_merged(customer: Customer) -> None:
+    if customer.merged_into_id:
+        raise ValueError(f"{customer} was merged into customer #{customer.merged_into_id}; change that one instead.")
 
 
 # Fields a merge fills in on the kept customer when it has none; tier and value take the larger.
@@ -207,7 +218,7 @@ def merge_customers(*, keep: Customer, merge: Customer, by) -> Merge:
     """
     if keep.pk == merge.pk:
         raise ValueError("A customer cannot be merged into themselves.")
-    locked = Customer.objects.select_for_update().in_bulk([keep.pk, merge.pk])  # both, in id order
+    locked = _lock_customers(keep.pk, merge.pk)
     keep, merge = locked[keep.pk], locked[merge.pk]
     for customer in (keep, merge):
         if customer.merged_into_id:
@@ -233,7 +244,7 @@ def merge_customers(*, keep: Customer, merge: Customer, by) -> Merge:
     added_tags = [tag for tag in merge.tags if tag.casefold() not in {t.casefold() for t in keep.tags}]
     if added_tags:
         kept_before["tags"] = list(keep.tags)
-        keep.tags = [*keep.tags, *added_tags]
+        keep.tags = [*keep.tags, *added_tags][:MAX_TAGS]
 
     merged_before = {"external_ref": merge.external_ref} if merge.external_ref else {}
     merge.external_ref = ""  # unique: it now belongs to the kept customer
@@ -267,7 +278,7 @@ def undo_merge(*, merge: Merge, by) -> Merge:
     is already undone, or when either customer has since been merged again (undo that first).
     """
     merge = Merge.objects.select_for_update().get(pk=merge.pk)
-    locked = Customer.objects.select_for_update().in_bulk([merge.kept_id, merge.merged_id])
+    locked = _lock_customers(merge.kept_id, merge.merged_id)
     keep, merged = locked[merge.kept_id], locked[merge.merged_id]
     if merge.undone_at:
         raise ValueError(f"This merge was already undone on {merge.undone_at:%Y-%m-%d %H:%M}.")
@@ -276,11 +287,11 @@ def undo_merge(*, merge: Merge, by) -> Merge:
     if merged.merged_into_id != keep.pk:
         raise ValueError("The merged customer no longer points at the kept one; this merge cannot be undone.")
 
-    identities = merge.moved.get("identities", [])
-    returning = set(merge.moved.get("conversations", []))
-    returning.update(
-        Conversation.objects.filter(customer=keep, messages__author_id__in=identities).values_list("pk", flat=True)
-    )
+    reference = merge.merged_before.get("external_ref", "")
+    if reference and Customer.objects.filter(external_ref=reference).exclude(pk=keep.pk).exists():
+        raise ValueError(f"Another customer now has the reference {reference!r}; change it there first.")
+
+    returning = set(merge.moved.get("conversations", [])) | _started_since(merge, keep)
     moved_back = {"conversations": len(returning)}
     Conversation.objects.filter(pk__in=returning, customer=keep).update(customer=merged)
     for name, model in _MOVED.items():
@@ -308,7 +319,7 @@ def undo_merge(*, merge: Merge, by) -> Merge:
     if restored:
         keep.save(update_fields=[*restored, "updated_at"])
     merged.merged_into = None
-    merged.external_ref = merge.merged_before.get("external_ref", "")
+    merged.external_ref = reference
     if merged.external_ref and keep.external_ref == merged.external_ref:
         keep.external_ref = ""
         keep.save(update_fields=["external_ref", "updated_at"])
@@ -324,6 +335,32 @@ def undo_merge(*, merge: Merge, by) -> Merge:
             data={"merge_id": merge.pk, "other_id": other.pk, "moved_back": moved_back},
         )
     return merge
+
+
+def _lock_customers(*ids: int) -> dict[int, Customer]:
+    """Lock the customers' rows, always in id order, so two merges of the same pair cannot deadlock."""
+    return {
+        customer.pk: customer for customer in Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    }
+
+
+def _started_since(merge: Merge, keep: Customer) -> set[int]:
+    """Conversations of the kept customer begun after the merge by an identity that came with it.
+
+    Only those whose first message from the customer is by such an identity: a conversation the kept
+    customer began stays with them, whoever else wrote in it.
+    """
+    first_author = (
+        Message.objects.filter(conversation=OuterRef("pk"), direction=Message.Direction.INBOUND)
+        .order_by("posted_at", "pk")
+        .values("author_id")[:1]
+    )
+    return set(
+        Conversation.objects.filter(customer=keep, created_at__gte=merge.created_at)
+        .annotate(first_author=Subquery(first_author))
+        .filter(first_author__in=merge.moved.get("identities", []))
+        .values_list("pk", flat=True)
+    )
 
 
 def mark_not_duplicate(*, first: Customer, second: Customer, by) -> NotDuplicate:

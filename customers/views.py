@@ -19,6 +19,8 @@ from customers.selectors import (
     sentiment_by_month,
     undoable_merges,
 )
+from socialcrm.db import parse_id
+from socialcrm.roles import is_supervisor
 
 MERGE_PERMISSION = "customers.merge_customer"
 
@@ -27,7 +29,10 @@ MERGE_PERMISSION = "customers.merge_customer"
 def search(request):
     """Find a customer by name, e-mail, phone, reference, handle or number."""
     query = request.GET.get("q", "")
-    return render(request, "customers/search.html", {"query": query, "results": search_customers(request.user, query)})
+    results = search_customers(request.user, query)
+    return render(
+        request, "customers/search.html", {"query": query, "results": results, "may_merge": may_merge(request.user)}
+    )
 
 
 @require_GET
@@ -61,7 +66,7 @@ def customer(request, customer_id: int):
                 "neutral": [month.neutral for month in months],
                 "negative": [month.negative for month in months],
             },
-            "may_merge": request.user.has_perm(MERGE_PERMISSION),
+            "may_merge": may_merge(request.user),
         },
     )
 
@@ -85,18 +90,23 @@ def set_tags(request, customer_id: int):
         raise PermissionDenied
     try:
         tags = services.parse_tags(request.POST.get("tags", ""))
+        services.set_tags(customer=customer, tags=tags, by=request.user)
     except ValueError as problem:
         messages.error(request, f"Tags not changed. {problem}")
     else:
-        services.set_tags(customer=customer, tags=tags, by=request.user)
         messages.success(request, "Tags saved." if tags else "Tags removed.")
     return redirect("customers:customer", customer_id=customer.pk)
+
+
+def may_merge(user) -> bool:
+    """Merging needs the permission and a supervisor's view of every customer: a merge moves all of both."""
+    return is_supervisor(user) and user.has_perm(MERGE_PERMISSION)
 
 
 def _merge_door(request, customer_id):
     """The customer, if the user may see them and merge customers (404 and 403 otherwise)."""
     customer = access_customer(request.user, customer_id)
-    if not request.user.has_perm(MERGE_PERMISSION):
+    if not may_merge(request.user):
         raise PermissionDenied
     return customer
 
@@ -152,18 +162,18 @@ def undo_merge(request, merge_id: int):
 @require_GET
 def duplicates(request):
     """Pairs of customers who are probably one person, to merge or to mark as different people."""
-    if not request.user.has_perm(MERGE_PERMISSION):
+    if not may_merge(request.user):
         raise PermissionDenied
     return render(request, "customers/duplicates.html", {"pairs": likely_duplicates()})
 
 
 @require_POST
 def not_duplicate(request):
-    if not request.user.has_perm(MERGE_PERMISSION):
+    if not may_merge(request.user):
         raise PermissionDenied
-    visible = customers_visible_to(request.user)
-    pair = [visible.filter(pk=value).first() for value in request.POST.getlist("ids")[:2] if value.isdigit()]
-    if len(pair) != 2 or not all(pair):
+    ids = [parse_id(value) for value in request.POST.getlist("ids")]
+    pair = list(customers_visible_to(request.user).filter(pk__in=[pk for pk in ids if pk is not None]))
+    if len(ids) != 2 or len(pair) != 2:
         return HttpResponseBadRequest("Choose two customers.")
     try:
         services.mark_not_duplicate(first=pair[0], second=pair[1], by=request.user)

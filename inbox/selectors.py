@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from customers.models import Customer, CustomerRecord
 from inbox.models import ACTIVE_STATUSES, Conversation, Message, Note, Status
+from socialcrm.db import parse_id
 from socialcrm.roles import is_supervisor
 from triage.models import Queue, TriageDecision
 
@@ -119,7 +120,7 @@ class ListFilters:
             label=query.get("label", "")[:50],
             assignee=query.get("assignee", ""),
         )
-        if filters.assignee and filters.assignee != "none" and not filters.assignee.isdigit():
+        if filters.assignee and filters.assignee != "none" and parse_id(filters.assignee) is None:
             raise ValueError("Unknown assignee; use 'none' for unassigned, or a colleague's id")
         for value, allowed, name in (
             (filters.message_type, MessageType.values, "type"),

@@ -238,6 +238,7 @@ def _store_fresh(*, channel: Channel, mentions: list[IncomingMention], now) -> d
         )
 
     Conversation.objects.bulk_create(created)
+    _follow_merges(created)
     created_ids = {id(c) for c in created}
     touched = [c for c in {id(c): c for c in thread_of.values()}.values() if id(c) not in created_ids]
     for conversation in touched:
@@ -249,6 +250,24 @@ def _store_fresh(*, channel: Channel, mentions: list[IncomingMention], now) -> d
     ]
     Event.objects.bulk_create(events)
     return {m.external_id: (m.pk, m.conversation.pk) for m in messages}
+
+
+def _follow_merges(conversations: list[Conversation]) -> None:
+    """Move new conversations whose customer was merged away while this batch was being stored.
+
+    The insert waited for the merge's lock on that customer, so this statement sees the merge.
+    """
+    if not conversations:
+        return
+    moved = dict(
+        Conversation.objects.filter(
+            pk__in=[c.pk for c in conversations], customer__merged_into__isnull=False
+        ).values_list("pk", "customer__merged_into_id")
+    )
+    for conversation in conversations:
+        if conversation.pk in moved:
+            conversation.customer_id = moved[conversation.pk]
+            Conversation.objects.filter(pk=conversation.pk).update(customer_id=conversation.customer_id)
 
 
 # What agents do to a conversation --------------------------------------------------------------

@@ -28,6 +28,7 @@ from inbox.selectors import (
 )
 from inbox.senders import length_limit
 from inbox.services import assign_conversation, change_status
+from socialcrm.db import parse_id
 from socialcrm.roles import is_supervisor
 from triage.models import MessageType, Priority, Queue, Sentiment
 from triage.services import change_queue, correct_message
@@ -211,8 +212,8 @@ def assign(request, conversation_id: int):
         agent = request.user
     elif choice == "":
         agent = None
-    elif choice.isdigit() and is_supervisor(request.user):
-        agent = get_user_model().objects.filter(pk=int(choice), is_active=True).first()
+    elif parse_id(choice) is not None and is_supervisor(request.user):
+        agent = get_user_model().objects.filter(pk=parse_id(choice), is_active=True).first()
         if agent is None:
             return HttpResponseBadRequest("No active colleague with that id.")
     else:
@@ -345,7 +346,7 @@ def bulk(request):
     if not request.user.has_perm("inbox.change_conversation"):
         raise PermissionDenied
     action = request.POST.get("action", "")
-    ids = [value for value in request.POST.getlist("ids") if value.isdigit()][:BULK_LIMIT]
+    ids = [pk for pk in map(parse_id, request.POST.getlist("ids")) if pk is not None][:BULK_LIMIT]
     back = request.POST.get("back", "")
     back = back if back.startswith("/inbox/") and "//" not in back else reverse("inbox:home")
     if action not in BULK_ACTIONS and not action.startswith("move:"):

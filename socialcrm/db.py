@@ -1,5 +1,6 @@
 """Database helpers the ORM lacks."""
 
+import re
 from collections.abc import Sequence
 
 from django.db import connection
@@ -35,3 +36,14 @@ def update_rows(objects: Sequence[Model], fields: list[str]) -> None:
             assignments = ", ".join(f"{quote(field.column)} = %s" for field in columns[1:])
             sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
             cursor.executemany(sql, [row[1:] + row[:1] for row in rows])
+
+
+_ID = re.compile(r"[0-9]{1,18}")
+
+
+def parse_id(text) -> int | None:
+    """A row id typed or posted by a user, or None: ASCII digits only, and small enough for a bigint.
+
+    (str.isdigit accepts '²' and '٣', which int() then refuses or the database overflows on.)
+    """
+    return int(text) if isinstance(text, str) and _ID.fullmatch(text) else None

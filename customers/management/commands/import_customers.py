@@ -9,6 +9,9 @@ from socialcrm.progress import ProgressBar
 
 BATCH = 1000
 SHOWN = 20
+MAX_FIELD = 100_000  # characters in one cell; no column of ours is near it
+# A cell starting with one of these is a formula to a spreadsheet; the rejects file defuses them.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class Command(BaseCommand):
@@ -30,6 +33,9 @@ class Command(BaseCommand):
     def handle(self, *args, file, dry_run, rejects, delimiter, **options):
         if not file.is_file():
             raise CommandError(f"No such file: {file}")
+        if rejects and rejects.resolve() == file.resolve():
+            raise CommandError("--rejects must name another file than the one being imported.")
+        csv.field_size_limit(MAX_FIELD)
         total = _count_rows(file)
         summary = ImportSummary()
         with file.open(encoding="utf-8-sig", newline="") as handle:
@@ -52,6 +58,10 @@ class Command(BaseCommand):
                         transaction.set_rollback(True)
             except KeyboardInterrupt:
                 raise CommandError("Interrupted: nothing was stored.") from None
+            except csv.Error as problem:
+                raise CommandError(
+                    f"The row after line {reader.line_num} cannot be read as CSV ({problem}); nothing was stored."
+                ) from None
             bar.finish()
 
         self.stdout.write(
@@ -111,12 +121,23 @@ def _guess_delimiter(header: str) -> str:
 
 
 def _write_rejects(source: Path, target: Path, rejected: list[tuple[int, str]], delimiter: str) -> None:
+    """The rejected rows as they were, after their line and reason; written whole or not at all."""
     reasons = dict(rejected)
-    with source.open(encoding="utf-8-sig", newline="") as handle, target.open("w", encoding="utf-8", newline="") as out:
+    partial = target.with_name(target.name + ".partial")
+    with (
+        source.open(encoding="utf-8-sig", newline="") as handle,
+        partial.open("w", encoding="utf-8", newline="") as out,
+    ):
         reader = csv.reader(handle, delimiter=delimiter)
         writer = csv.writer(out)
         header = next(reader)
         writer.writerow(["line", "reason", *header])
         for values in reader:
             if reader.line_num in reasons:
-                writer.writerow([reader.line_num, reasons[reader.line_num], *values])
+                writer.writerow([reader.line_num, reasons[reader.line_num], *map(_inert, values)])
+    partial.replace(target)
+
+
+def _inert(cell: str) -> str:
+    """The cell as text a spreadsheet will not run: "=HYPERLINK(...)" becomes "'=HYPERLINK(...)"."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
