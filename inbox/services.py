@@ -353,6 +353,8 @@ def add_note(*, conversation: Conversation, author, text: str) -> Note:
     text = text.strip()
     if not text:
         raise ValueError("A note needs some text.")
+    if "\x00" in text:
+        raise ValueError("The note contains a NUL character; paste it again as plain text.")
     if len(text) > NOTE_MAX_LENGTH:
         raise ValueError(f"A note holds at most {NOTE_MAX_LENGTH:,} characters.")
     note = Note.objects.create(conversation=conversation, author=author, text=text)
@@ -417,6 +419,8 @@ def reply(*, conversation: Conversation, text: str, private: bool, by) -> Messag
     limit = length_limit(conversation.channel)
     if not text:
         raise ValueError("A reply needs some text.")
+    if "\x00" in text:
+        raise ValueError("The reply contains a NUL character; paste it again as plain text.")
     if len(text) > limit:
         raise ValueError(f"{conversation.channel.get_network_display()} takes at most {limit:,} characters.")
     now = timezone.now()

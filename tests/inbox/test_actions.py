@@ -254,3 +254,15 @@ def test_bulk_never_redirects_off_site(agent_client):
     )
 
     assert response.status_code == 302 and response.url == "/inbox/"
+
+
+@pytest.mark.parametrize("action", ["notes", "reply"])
+def test_a_nul_character_is_refused_not_a_server_error(agent_client, action):
+    conversation = make_conversation("service")
+
+    response = agent_client.post(
+        f"/inbox/conversations/{conversation.pk}/{action}", {"text": "hi\x00there"}, headers=HX
+    )
+
+    assert response.status_code == 400 and "NUL character" in response.content.decode()
+    assert not Note.objects.exists() and conversation.messages.count() == 1
