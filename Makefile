@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 
-.PHONY: run test install install-test lint format migrate demo clean bench-ingest bench-nothing-lost bench-triage
+.PHONY: run test install install-test lint format migrate demo clean bench-ingest bench-nothing-lost bench-triage bench-inbox
 
 run: install migrate demo ## Serve the app with the demo data (Ctrl-C stops everything)
 	$(PY) manage.py serve --demo-stream 0.2
@@ -53,6 +53,9 @@ bench-nothing-lost: install-test ## kill -9 the worker mid-ingest; nothing lost
 
 bench-triage: install-test ## Triage CPU per message in batches of 1,000, and the preview API with 1,000 items
 	$(PY) tests/bench/triage.py
+
+bench-inbox: install-test ## Inbox list, conversation and customer pages: server time at 10,000 and 1,000,000 messages
+	$(PY) tests/bench/inbox_pages.py
 
 lint: install-test
 	$(PY) -m ruff check .

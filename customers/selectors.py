@@ -48,10 +48,11 @@ def search_customers(user, query: str, *, limit: int = 25) -> list[Customer]:
         return []
     handle = query.lstrip("@")
     by_identity = Identity.objects.filter(Q(handle__icontains=handle) | Q(external_id=query)).values("customer_id")
-    matches = Q(name__icontains=query) | Q(email__iexact=query) | Q(external_ref=query) | Q(pk__in=by_identity)
-    if (number := parse_id(query.lstrip("#"))) is not None:
+    matches = Q(name__icontains=query) | Q(email__iexact=query) | Q(external_ref__iexact=query) | Q(pk__in=by_identity)
+    if (number := parse_id(query.lstrip("#").strip())) is not None:
         matches |= Q(pk=number)
-    phone = _digits(query).lstrip("0")  # a national number (07700 900123) ends the stored +447700900123
+    # A national number (07700 900123, +44 (0)7700 900123) ends the stored +447700900123.
+    phone = _digits(query.replace("(0)", "")).lstrip("0")
     if len(phone) >= 6:
         matches |= Q(phone__endswith=phone)
     return list(

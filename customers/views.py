@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from customers import services
-from customers.models import Merge
+from customers.models import Merge, NotDuplicate
 from customers.selectors import (
     access_customer,
     customer_history,
@@ -23,16 +23,21 @@ from socialcrm.db import parse_id
 from socialcrm.roles import is_supervisor
 
 MERGE_PERMISSION = "customers.merge_customer"
+SEARCH_LIMIT = 25
 
 
 @require_GET
 def search(request):
     """Find a customer by name, e-mail, phone, reference, handle or number."""
-    query = request.GET.get("q", "")
-    results = search_customers(request.user, query)
-    return render(
-        request, "customers/search.html", {"query": query, "results": results, "may_merge": may_merge(request.user)}
-    )
+    query = request.GET.get("q", "").strip()
+    results = search_customers(request.user, query, limit=SEARCH_LIMIT)
+    context = {
+        "query": query,
+        "results": results,
+        "more": len(results) == SEARCH_LIMIT,
+        "may_merge": may_merge(request.user),
+    }
+    return render(request, "customers/search.html", context)
 
 
 @require_GET
@@ -42,33 +47,44 @@ def customer(request, customer_id: int):
     if customer.merged_into_id:
         messages.info(request, f"Customer #{customer.pk} was merged into this one.")
         return redirect("customers:customer", customer_id=customer.merged_into_id)
+    if request.htmx and request.htmx.target == "timeline-more":
+        try:
+            entries, older = customer_timeline(request.user, customer, before=request.GET.get("before", ""))
+        except ValueError as problem:
+            return HttpResponseBadRequest(str(problem))
+        context = {"customer": customer, "entries": entries, "older": older, "focus_first": True}
+        return render(request, "customers/customer.html#timeline-entries", context)
+    return _customer_page(request, customer)
+
+
+def _customer_page(request, customer, *, status: int = 200, **typed):
+    """The whole page; `typed` carries back what the user typed into a form that was refused."""
     try:
         entries, older = customer_timeline(request.user, customer, before=request.GET.get("before", ""))
     except ValueError as problem:
-        return HttpResponseBadRequest(str(problem))
-    timeline = {"customer": customer, "entries": entries, "older": older}
-    if request.htmx and request.htmx.target == "timeline-more":
-        return render(request, "customers/customer.html#timeline-entries", timeline)
+        messages.error(request, str(problem))
+        entries, older = customer_timeline(request.user, customer)
     months = sentiment_by_month(request.user, customer)
-    return render(
-        request,
-        "customers/customer.html",
-        {
-            **timeline,
-            "identities": customer.identities.all(),
-            "notes": customer.notes.select_related("author")[:50],
-            "history": customer_history(customer),
-            "undoable": undoable_merges(customer),
-            "months": months,
-            "chart": {
-                "labels": [month.month.strftime("%b %Y") for month in months],
-                "positive": [month.positive for month in months],
-                "neutral": [month.neutral for month in months],
-                "negative": [month.negative for month in months],
-            },
-            "may_merge": may_merge(request.user),
+    context = {
+        "customer": customer,
+        "entries": entries,
+        "older": older,
+        "identities": customer.identities.all(),
+        "notes": customer.notes.select_related("author")[:50],
+        "history": customer_history(customer),
+        "undoable": undoable_merges(customer),
+        "months": months,
+        "chart": {
+            "labels": [month.month.strftime("%b %Y") for month in months],
+            "positive": [month.positive for month in months],
+            "neutral": [month.neutral for month in months],
+            "negative": [month.negative for month in months],
         },
-    )
+        "may_merge": may_merge(request.user),
+        "tags_value": ", ".join(customer.tags),
+        **typed,
+    }
+    return render(request, "customers/customer.html", context, status=status)
 
 
 @require_POST
@@ -76,10 +92,13 @@ def add_note(request, customer_id: int):
     customer = access_customer(request.user, customer_id)
     if not request.user.has_perm("customers.add_customernote"):
         raise PermissionDenied
+    text = request.POST.get("text", "")
     try:
-        services.add_customer_note(customer=customer, author=request.user, text=request.POST.get("text", ""))
+        services.add_customer_note(customer=customer, author=request.user, text=text)
     except ValueError as problem:
-        messages.error(request, str(problem))
+        messages.error(request, f"Note not added. {problem}")
+        return _customer_page(request, customer, status=400, note_value=text)
+    messages.success(request, "Note added.")
     return redirect(reverse("customers:customer", args=[customer.pk]) + "#notes")
 
 
@@ -88,13 +107,14 @@ def set_tags(request, customer_id: int):
     customer = access_customer(request.user, customer_id)
     if not request.user.has_perm("customers.change_customer"):
         raise PermissionDenied
+    typed = request.POST.get("tags", "")
     try:
-        tags = services.parse_tags(request.POST.get("tags", ""))
+        tags = services.parse_tags(typed)
         services.set_tags(customer=customer, tags=tags, by=request.user)
     except ValueError as problem:
         messages.error(request, f"Tags not changed. {problem}")
-    else:
-        messages.success(request, "Tags saved." if tags else "Tags removed.")
+        return _customer_page(request, customer, status=400, tags_value=typed)
+    messages.success(request, "Tags saved." if tags else "Tags removed.")
     return redirect("customers:customer", customer_id=customer.pk)
 
 
@@ -115,20 +135,25 @@ def _merge_door(request, customer_id):
 def merge(request, customer_id: int):
     """Confirm, then fold another customer (?other=id) into this one."""
     keep = _merge_door(request, customer_id)
-    other_id = request.GET.get("other") or request.POST.get("other", "")
-    other_id = other_id.strip().lstrip("#")
-    if not other_id:
-        messages.error(request, "Say which customer to merge into this one (their number, shown as #123).")
+    typed = (request.GET.get("other") or request.POST.get("other", "")).strip()
+    other_id = parse_id(typed.lstrip("#").strip())
+    other = customers_visible_to(request.user).filter(pk=other_id).first() if other_id is not None else None
+    if other is None or other == keep:
+        if not typed:
+            problem = "Say which customer to merge into this one: their number, shown as #123."
+        elif other is None:
+            problem = f"There is no customer {typed!r}: give their number, shown as #123."
+        else:
+            problem = f"That is this customer (#{keep.pk}): give the number of the other record."
+        messages.error(request, problem)
         return redirect("customers:customer", customer_id=keep.pk)
-    other = access_customer(request.user, other_id)
     if request.method == "POST":
         try:
             record = services.merge_customers(keep=keep, merge=other, by=request.user)
         except ValueError as problem:
             messages.error(request, str(problem))
         else:
-            moved = sum(len(ids) for name, ids in record.moved.items() if name != "events")
-            messages.success(request, f"Merged {other} (#{other.pk}) into this customer: {moved} items moved.")
+            messages.success(request, f"Merged #{other.pk} ({other}) into #{keep.pk}: {_moved(record.moved)}.")
         return redirect("customers:customer", customer_id=keep.pk)
     return render(
         request,
@@ -136,12 +161,26 @@ def merge(request, customer_id: int):
         {
             "keep": keep,
             "other": other,
+            "marked_different": NotDuplicate.objects.filter(
+                first_id=min(keep.pk, other.pk), second_id=max(keep.pk, other.pk)
+            ).exists(),
             "sides": [
                 (person, person.identities.all(), person.conversations.count(), person.records.count())
                 for person in (keep, other)
             ],
         },
     )
+
+
+def _moved(moved: dict[str, list[int]]) -> str:
+    """'2 identities, 1 conversation, 3 records' from what a merge moved (its history rows left out)."""
+    names = {"identities": "identity", "conversations": "conversation", "records": "record", "notes": "note"}
+    parts = [
+        f"{len(moved[key])} {singular if len(moved[key]) == 1 else key}"
+        for key, singular in names.items()
+        if moved.get(key)
+    ]
+    return ", ".join(parts) or "nothing to move"
 
 
 @require_POST
@@ -154,7 +193,7 @@ def undo_merge(request, merge_id: int):
         messages.error(request, str(problem))
     else:
         messages.success(
-            request, f"Merge undone: {record.merged} (#{record.merged_id}) is a customer of their own again."
+            request, f"Merge undone: #{record.merged_id} ({record.merged}) is a customer of their own again."
         )
     return redirect("customers:customer", customer_id=keep.pk)
 
@@ -179,5 +218,5 @@ def not_duplicate(request):
         services.mark_not_duplicate(first=pair[0], second=pair[1], by=request.user)
     except ValueError as problem:
         return HttpResponseBadRequest(str(problem))
-    messages.success(request, f"Noted: {pair[0]} and {pair[1]} are different people.")
+    messages.success(request, f"Noted: #{pair[0].pk} ({pair[0]}) and #{pair[1].pk} ({pair[1]}) are different people.")
     return redirect("customers:duplicates")

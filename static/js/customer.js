@@ -17,8 +17,18 @@ document.addEventListener("DOMContentLoaded", () => {
     },
     options: {
       animation: false,
+      maintainAspectRatio: false,
       scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
       plugins: { legend: { position: "bottom" } },
     },
   });
+});
+
+// After "Show older", focus moves to the first entry it brought, so keyboard users carry on from there.
+document.addEventListener("htmx:afterSettle", () => {
+  const first = document.querySelector(".timeline [data-focus-me]");
+  if (first) {
+    first.removeAttribute("data-focus-me");
+    first.focus();
+  }
 });

@@ -23,7 +23,6 @@ import re
 import sys
 import time
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -493,18 +492,22 @@ def get(client, path: str, headers: dict, *, kind: str, figures: Figures | None)
     return response
 
 
-def cursor_pages(client) -> Iterator[str]:
-    """Endless `after=` cursors, following each page's "Show more" link, back to page 2 at the end."""
-    while True:
-        first = client.get("/inbox/?queue=service", headers=HTMX_LIST).content.decode()
-        cursor = (NEXT_CURSOR.findall(first) or [None])[-1]
-        if cursor is None:
-            raise SystemExit("The service queue has a single page: no cursor to follow.")
-        while cursor:
-            yield cursor
-            page = client.get(f"/inbox/?queue=service&status=active&after={cursor}", headers=HTMX_MORE)
-            found = NEXT_CURSOR.findall(page.content.decode())
-            cursor = found[-1] if found else None
+class CursorWalk:
+    """Pages 2, 3, ... of the service queue, each by the previous page's "Show more" link; page 2 after the last."""
+
+    def __init__(self, client):
+        self.client, self.cursor = client, ""
+
+    def path(self) -> str:
+        if not self.cursor:
+            self.follow(self.client.get("/inbox/?queue=service", headers=HTMX_LIST))
+            if not self.cursor:
+                raise SystemExit("The service queue has a single page: no cursor to follow.")
+        return f"/inbox/?queue=service&status=active&after={self.cursor}"
+
+    def follow(self, response) -> None:
+        found = NEXT_CURSOR.findall(response.content.decode())
+        self.cursor = found[-1] if found else ""
 
 
 def measure_as(user, *, role: str, requests: int) -> dict[str, Figures]:
@@ -521,12 +524,13 @@ def measure_as(user, *, role: str, requests: int) -> dict[str, Figures]:
         .filter(queue__in=Queue.objects.filter(slug__in=AGENT_QUEUES))
         .values_list("pk", "customer_id")
     )
+    # Both roles open the same conversations and customers: random ones from the agent's queues.
     sample = random.Random(42).sample(ids, min(len(ids), WARM_UP + requests))
-    pages = cursor_pages(client)
+    pages = CursorWalk(client)
     kinds = {
         "inbox page": lambda n: ("/inbox/?queue=service", {}),
         "list (htmx)": lambda n: ("/inbox/?queue=service", HTMX_LIST),
-        "list page 2+ (htmx)": lambda n: (f"/inbox/?queue=service&status=active&after={next(pages)}", HTMX_MORE),
+        "list page 2+ (htmx)": lambda n: (pages.path(), HTMX_MORE),
         "resolved tab (htmx)": lambda n: ("/inbox/?queue=service&status=resolved", HTMX_LIST),
         "conversation page": lambda n: (f"/inbox/conversations/{sample[n % len(sample)][0]}/", {}),
         "conversation (htmx)": lambda n: (f"/inbox/conversations/{sample[n % len(sample)][0]}/", HTMX_PANE),
@@ -537,7 +541,10 @@ def measure_as(user, *, role: str, requests: int) -> dict[str, Figures]:
         figures = Figures()
         for number in range(WARM_UP + requests):
             path, headers = request(number)
-            get(client, path, headers, kind=f"{role}: {kind}", figures=figures if number >= WARM_UP else None)
+            timed = figures if number >= WARM_UP else None
+            response = get(client, path, headers, kind=f"{role}: {kind}", figures=timed)
+            if kind == "list page 2+ (htmx)":
+                pages.follow(response)
         results[kind] = figures
     return results
 
@@ -602,8 +609,13 @@ def explain_slowest(*, limit: int = 6, over_ms: float = 5.0) -> None:
 
 
 def _abridged(sql: str, length: int = 700) -> str:
-    """The query from its FROM on (the selected columns say little), cut at `length` characters."""
-    start = sql.find(" FROM ")
+    """The query from its own FROM on (the selected columns say little), cut at `length` characters."""
+    depth, start = 0, -1
+    for position, character in enumerate(sql):
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        if depth == 0 and sql.startswith(" FROM ", position):
+            start = position
+            break
     text = ("SELECT … " + sql[start + 1 :]) if start > 0 else sql
     return text if len(text) <= length else text[:length] + " …"
 

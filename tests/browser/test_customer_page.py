@@ -41,8 +41,12 @@ def test_an_agent_opens_the_whole_customer_and_pages_back_through_history(page, 
 
     timeline = page.locator(".timeline")
     assert timeline.locator("li.entry").count() == 30
-    page.get_by_role("link", name="Show older").click()
+    page.get_by_role("link", name="Show older").focus()
+    page.keyboard.press("Enter")
     timeline.locator("li.entry").nth(45).wait_for()
+    # Focus lands on the first entry brought in, so the keyboard carries on from there.
+    assert page.evaluate("document.activeElement.matches('.timeline li.entry')")
+    assert page.evaluate("[...document.querySelectorAll('.timeline li.entry')].indexOf(document.activeElement)") == 30
     assert timeline.locator("li.entry").count() == 46 and page.get_by_role("link", name="Show older").count() == 0
     assert "Update number 0: still broken" in timeline.locator("li.entry").last.inner_text()
     # The chart is drawn from the page's figures: one bar per month with messages.
@@ -63,10 +67,10 @@ def test_a_manager_merges_a_duplicate_and_undoes_it(page, dana):
     page.goto("/customers/duplicates")
     row = page.locator("tr", has_text="same e-mail dana@example.com")
     row.get_by_role("link", name="Review merge").click()
-    page.get_by_role("heading", name="Merge D. Scully into Dana Scully?").wait_for()
-    page.get_by_role("button", name="Merge into Dana Scully").click()
+    page.get_by_role("heading", name=f"Merge #{twin.pk} into #{dana.pk}?").wait_for()
+    page.get_by_role("button", name=f"Merge #{twin.pk} into #{dana.pk}").click()
 
-    page.locator(".flash", has_text="Merged D. Scully").wait_for()
+    page.locator(".flash", has_text=f"Merged #{twin.pk} (D. Scully)").wait_for()
     assert "Also me, by e-mail" in page.locator(".timeline").inner_text()
     assert Customer.objects.get(pk=twin.pk).merged_into_id == dana.pk
 

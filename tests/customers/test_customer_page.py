@@ -86,8 +86,12 @@ def test_the_timeline_pages_through_messages_and_records_newest_first_without_ga
 def test_a_broken_timeline_cursor_is_a_clear_error(agent_client):
     dana = make_customer("Dana")
     make_conversation("service", customer=dana)
-    response = agent_client.get(f"/customers/{dana.pk}/?before=12_nonsense_3")
-    assert response.status_code == 400 and "page link is broken" in response.content.decode()
+    more = agent_client.get(
+        f"/customers/{dana.pk}/?before=12_nonsense_3", headers={"HX-Request": "true", "HX-Target": "timeline-more"}
+    )
+    assert more.status_code == 400 and "page link is broken" in more.content.decode()
+    page = agent_client.get(f"/customers/{dana.pk}/?before=12_nonsense_3").content.decode()
+    assert "page link is broken" in page and "My phone has no signal" in page  # the newest page instead
 
 
 def test_notes_and_tags_are_kept_audited_and_escaped(agent_client, agent_in_service_queue):
@@ -111,8 +115,10 @@ def test_empty_notes_and_oversized_tags_are_refused_and_change_nothing(agent_cli
 
     page = agent_client.post(f"/customers/{dana.pk}/notes", {"text": "   "}, follow=True).content.decode()
     assert "the note is empty" in page
-    page = agent_client.post(f"/customers/{dana.pk}/tags", {"tags": "x" * 41}, follow=True).content.decode()
-    assert "at most 40 characters" in page
+    response = agent_client.post(f"/customers/{dana.pk}/tags", {"tags": "keep me, " + "x" * 41})
+    page = response.content.decode()
+    assert response.status_code == 400 and "at most 40 characters" in page
+    assert f'value="keep me, {"x" * 41}"' in page  # what was typed stays, to be fixed
     dana.refresh_from_db()
     assert dana.tags == ["keep me"] and not dana.notes.exists()
 
