@@ -1,10 +1,11 @@
 """The inbox: channels, the messages that arrive on them, and the conversations agents work."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from customers.models import Customer, Identity, Network
@@ -76,6 +77,10 @@ class Label(models.Model):
         return self.name
 
 
+# Conversations with no first-reply due time sort after every dated one.
+NEVER_DUE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
 class Conversation(models.Model):
     """A thread with one customer on one channel; what an agent works on and resolves."""
 
@@ -131,6 +136,40 @@ class Conversation(models.Model):
                 "first_response_due_at",
                 "id",
                 name="conv_queue_worklist",
+            ),
+            # The list's "New & open" tab: a queue's active conversations in the order shown, so a page
+            # reads its own rows rather than sorting the whole backlog. The expression matches
+            # inbox.selectors.conversation_list's `due`.
+            models.Index(
+                "queue",
+                models.F("priority").desc(),
+                Coalesce("first_response_due_at", models.Value(NEVER_DUE)),
+                "id",
+                condition=Q(status__in=["new", "open"]),
+                name="conv_queue_active_order",
+            ),
+            # The "Resolved" tab: latest first.
+            models.Index(
+                "queue",
+                models.F("resolved_at").desc(),
+                models.F("id").desc(),
+                condition=Q(status="resolved"),
+                name="conv_queue_resolved_order",
+            ),
+            # The queue counts (new, open, mine, overdue) read only this index (every column they
+            # need is in it), never the resolved history.
+            models.Index(
+                fields=[
+                    "queue",
+                    "status",
+                    "assignee",
+                    "first_response_at",
+                    "first_response_due_at",
+                    "resolution_due_at",
+                    "id",
+                ],
+                condition=Q(status__in=["new", "open"]),
+                name="conv_queue_active_counts",
             ),
             # "Mine": an agent's conversations in a status.
             models.Index(fields=["assignee", "status", "last_message_at"], name="conv_assignee_worklist"),

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import chain
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import Count, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
 from customers.models import Customer, CustomerRecord
-from inbox.models import ACTIVE_STATUSES, Conversation, Message, Note, Status
+from inbox.models import ACTIVE_STATUSES, NEVER_DUE, Conversation, Message, Note, Status
 from socialcrm.db import parse_id
 from socialcrm.roles import is_supervisor
 from triage.models import Queue, TriageDecision
@@ -71,18 +71,24 @@ class QueueSummary:
 
 
 def queue_summaries(user) -> list[QueueSummary]:
-    """Each visible queue with its counts of new, open, mine and overdue conversations: one query."""
+    """Each visible queue with its counts of new, open, mine and overdue conversations: one query.
+
+    Only active conversations are joined (an index holds just those), so the resolved history,
+    however long, costs nothing here.
+    """
     now = timezone.now()
-    active = Q(conversations__status__in=ACTIVE_STATUSES)
-    overdue = active & (
-        Q(conversations__first_response_at__isnull=True, conversations__first_response_due_at__lt=now)
-        | Q(conversations__resolution_due_at__lt=now)
+    overdue = Q(active__first_response_at__isnull=True, active__first_response_due_at__lt=now) | Q(
+        active__resolution_due_at__lt=now
     )
-    queues = queues_visible_to(user).annotate(
-        new_count=Count("conversations", filter=Q(conversations__status=Status.NEW)),
-        open_count=Count("conversations", filter=Q(conversations__status=Status.OPEN)),
-        mine_count=Count("conversations", filter=active & Q(conversations__assignee=user)),
-        overdue_count=Count("conversations", filter=overdue),
+    queues = (
+        queues_visible_to(user)
+        .annotate(active=FilteredRelation("conversations", condition=Q(conversations__status__in=ACTIVE_STATUSES)))
+        .annotate(
+            new_count=Count("active", filter=Q(active__status=Status.NEW)),
+            open_count=Count("active", filter=Q(active__status=Status.OPEN)),
+            mine_count=Count("active", filter=Q(active__assignee=user)),
+            overdue_count=Count("active", filter=overdue),
+        )
     )
     return [QueueSummary(q, q.new_count, q.open_count, q.mine_count, q.overdue_count) for q in queues]
 
@@ -146,10 +152,6 @@ class ListFilters:
         return "&" + urlencode(kept) if kept else ""
 
 
-# Conversations with no first-reply due time sort after every dated one.
-_NEVER = datetime(9999, 1, 1, tzinfo=UTC)
-
-
 def conversation_list(
     user,
     *,
@@ -157,7 +159,7 @@ def conversation_list(
     status_filter: str = "active",
     filters: ListFilters = ListFilters(),
     after: str = "",
-    limit: int = 50,
+    limit: int = 30,
 ) -> tuple[list[Conversation], str]:
     """A page of a queue's conversations: most urgent first, then soonest due (resolved: latest first).
 
@@ -191,7 +193,7 @@ def conversation_list(
     if resolved:
         ordering = ["-resolved_at", "-id"]
     else:
-        conversations = conversations.annotate(due=Coalesce("first_response_due_at", Value(_NEVER)))
+        conversations = conversations.annotate(due=Coalesce("first_response_due_at", Value(NEVER_DUE)))
         ordering = ["-priority", "due", "id"]
     if after:
         conversations = conversations.filter(_after(after, resolved=resolved))
