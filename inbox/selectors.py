@@ -197,19 +197,30 @@ def conversation_list(
         ordering = ["-priority", "due", "id"]
     if after:
         conversations = conversations.filter(_after(after, resolved=resolved))
-    latest_influence = (
-        TriageDecision.objects.filter(message__conversation=OuterRef("pk"))
-        .order_by("-message__posted_at", "-message_id")
-        .values("influence_band")[:1]
-    )
-    conversations = conversations.annotate(influence_band=Subquery(latest_influence))
-    rows = list(conversations.select_related("customer", "channel", "assignee").order_by(*ordering)[: limit + 1])
+    rows = list(_as_rows(conversations).order_by(*ordering)[: limit + 1])
     if len(rows) <= limit:
         return rows, ""
     rows = rows[:limit]
     last = rows[-1]
     key = [_micros(last.resolved_at)] if resolved else [last.priority, _micros(last.due)]
     return rows, "_".join(str(part) for part in [*key, last.pk])
+
+
+def _as_rows(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """What a list row shows: customer, channel, assignee, and the latest message's influence band."""
+    latest_influence = (
+        TriageDecision.objects.filter(message__conversation=OuterRef("pk"))
+        .order_by("-message__posted_at", "-message_id")
+        .values("influence_band")[:1]
+    )
+    return conversations.annotate(influence_band=Subquery(latest_influence)).select_related(
+        "customer", "channel", "assignee", "queue"
+    )
+
+
+def conversation_rows(ids: list[int]) -> list[Conversation]:
+    """Conversations as list rows (for live events), with their labels; in id order."""
+    return list(_as_rows(Conversation.objects.filter(pk__in=ids)).prefetch_related("labels").order_by("pk"))
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

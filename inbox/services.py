@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from customers.models import Customer
 from customers.services import resolve_authors
+from inbox import live
 from inbox.mentions import IncomingMention
 from inbox.models import Channel, Conversation, Event, Message, Note, Status
 from socialcrm.db import update_rows
@@ -26,8 +27,10 @@ def record_event(
     customer: Customer | None = None,
     **data,
 ) -> Event:
-    """Append one entry to the audit trail."""
+    """Append one entry to the audit trail; a conversation's change goes out live after commit."""
     customer_id = customer.pk if customer else (conversation.customer_id if conversation else None)
+    if conversation is not None:
+        live.changed([conversation.pk])
     return Event.objects.create(kind=kind, actor=actor, conversation=conversation, customer_id=customer_id, data=data)
 
 
@@ -249,6 +252,7 @@ def _store_fresh(*, channel: Channel, mentions: list[IncomingMention], now) -> d
         Event(kind=Event.Kind.CONVERSATION_CREATED, conversation=c, customer_id=c.customer_id, data={}) for c in created
     ]
     Event.objects.bulk_create(events)
+    live.changed({m.conversation.pk for m in messages})
     return {m.external_id: (m.pk, m.conversation.pk) for m in messages}
 
 
@@ -295,6 +299,7 @@ def assign_conversation(*, conversation: Conversation, agent, by) -> Conversatio
     old = conversation.assignee
     if (old.pk if old else None) == (agent.pk if agent else None):
         return conversation
+    live.changed([conversation.pk], before={conversation.pk: live.groups_for_conversation(conversation)})
     conversation.assignee = agent
     fields = ["assignee", "updated_at"]
     if agent is not None and conversation.status == Status.NEW:
@@ -371,6 +376,8 @@ def add_note(*, conversation: Conversation, author, text: str) -> Note:
             if conversations_visible_to(user).filter(pk=conversation.pk).exists()
         ]
     note.mentions.set(colleagues)
+    for colleague in colleagues:
+        transaction.on_commit(lambda pk=colleague.pk: _tell_mentioned(pk, conversation, author), robust=True)
     record_event(
         kind=Event.Kind.NOTE_ADDED,
         actor=author,
@@ -379,6 +386,18 @@ def add_note(*, conversation: Conversation, author, text: str) -> Note:
         mentions=[user.get_username() for user in colleagues],
     )
     return note
+
+
+def _tell_mentioned(user_id: int, conversation: Conversation, author) -> None:
+    from django.utils.html import escape
+
+    who = escape(author.get_full_name() or author.get_username())
+    live.notify_user(
+        user_id,
+        "mention",
+        f'<p data-conversation="{conversation.pk}" data-url="/inbox/conversations/{conversation.pk}/">'
+        f"{who} mentioned you on #{conversation.pk} ({escape(str(conversation.customer))})</p>",
+    )
 
 
 def wake_snoozed(*, now: datetime | None = None) -> int:
@@ -500,9 +519,11 @@ def deliver(*, message_id: int, client=None) -> str:
             if not problem.retryable or message.delivery_attempts >= DELIVERY_ATTEMPTS:
                 message.delivery = Message.Delivery.FAILED
             message.save(update_fields=["delivery", "delivery_error", "delivery_attempts"])
+            live.changed([message.conversation_id])
             return message.delivery
         message.external_id, message.delivery, message.delivery_error = sent.external_id, Message.Delivery.SENT, ""
         message.save(update_fields=["external_id", "delivery", "delivery_error", "delivery_attempts"])
+        live.changed([message.conversation_id])
         return message.delivery
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from inbox import services
+from inbox import presence, services
 from inbox.models import CannedReply, Conversation, InvalidTransition, Label
 from inbox.selectors import (
     LIST_FILTERS,
@@ -51,6 +51,8 @@ def inbox(request):
         return context
     if _wants_fragment(request, "more-rows"):
         return render(request, "inbox/inbox.html#more-rows", context)
+    if _wants_fragment(request, "queue-nav"):  # the counts, refreshed after live events
+        return render(request, "inbox/inbox.html#queue-nav", context)
     if _wants_fragment(request, "conversation-list"):
         # The queue nav rides along out of band, so its highlight and counts follow the list.
         return render(request, "inbox/inbox.html#conversation-list", {**context, "oob_nav": True})
@@ -132,6 +134,7 @@ def _pane(request, conversation) -> dict:
         ],
         "message_types": MessageType.choices,
         "sentiments": Sentiment.choices,
+        "present": presence.others(conversation.pk, request.user),
     }
 
 

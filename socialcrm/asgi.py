@@ -1,4 +1,4 @@
-"""The one ASGI application Daphne serves: HTTP now, WebSockets as the live inbox arrives."""
+"""The one ASGI application Daphne serves: HTTP, and the live inbox's WebSocket."""
 
 import os
 
@@ -9,6 +9,20 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "socialcrm.settings")
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import path  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from inbox.consumers import InboxConsumer  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        # A socket from a page of another origin is refused before it is accepted; the session
+        # cookie then names the user, and the consumer refuses anyone not signed in.
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter([path("ws/inbox/", InboxConsumer.as_asgi())]))
+        ),
+    }
+)

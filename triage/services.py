@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from inbox import live
 from inbox.models import Conversation, Event, Label, Message
 from inbox.services import recompute_sla, record_event
 from socialcrm.db import update_rows
@@ -148,6 +149,7 @@ def _apply_to_conversations(messages: list[Message], decisions: dict[int, Decisi
     )
     labels_wanted: dict[int, set[str]] = defaultdict(set)
     events, changed = [], []
+    seen_by_before = {pk: live.groups_for_conversation(c) for pk, c in conversations.items()}
     for conversation_id, in_order in by_conversation.items():
         conversation = conversations[conversation_id]
         old_queue_id, old_priority = conversation.queue_id, conversation.priority
@@ -203,6 +205,7 @@ def _apply_to_conversations(messages: list[Message], decisions: dict[int, Decisi
     )
     Event.objects.bulk_create(events)
     _add_labels(labels_wanted)
+    live.changed(conversations, before=seen_by_before)
 
 
 def _add_labels(wanted: dict[int, set[str]]) -> None:
@@ -234,6 +237,7 @@ def change_queue(*, conversation: Conversation, queue: Queue, by) -> Conversatio
     old = conversation.queue
     if old is not None and old.pk == queue.pk:
         return conversation
+    live.changed([conversation.pk], before={conversation.pk: live.groups_for_conversation(conversation)})
     conversation.queue = queue
     conversation.save(update_fields=["queue", *recompute_sla(conversation), "updated_at"])
     record_event(

@@ -76,3 +76,16 @@ def ago(moment) -> str:
     if seconds < 86400 * 30:
         return f"{int(seconds // 86400)} d ago"
     return f"{moment:%-d %b %Y}"
+
+
+@register.filter
+def live_sort(row) -> str:
+    """The row's place in the list, for the browser to put live arrivals where a reload would."""
+    from inbox.live import sort_key
+
+    return sort_key(row)
+
+
+@register.filter
+def epoch_ms(moment) -> str:
+    return str(int(moment.timestamp() * 1000)) if moment else ""

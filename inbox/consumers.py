@@ -1,0 +1,102 @@
+"""The live inbox socket: pushes events to a signed-in agent, and takes their presence (viewing, typing).
+
+What a socket listens to is decided on the server from the user (inbox.live.groups_for_user), never
+from anything the browser sends. The browser may send only small JSON messages of a few known
+types; anything else (binary, oversized, not JSON, an unknown type) closes the socket, and nothing
+the browser sends is ever used to pick a method or a group.
+"""
+
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from inbox import live, presence
+from socialcrm.db import parse_id
+
+MAX_FRAME = 2048  # characters; a presence message is under 100
+# Close codes (RFC 6455, and 4000-4999 for the application).
+UNSUPPORTED_DATA, TOO_BIG, INVALID_PAYLOAD = 1003, 1009, 1007
+NOT_SIGNED_IN, UNKNOWN_MESSAGE, SIGNED_OUT = 4401, 4400, 4403
+
+
+class InboxConsumer(AsyncWebsocketConsumer):
+    groups = []  # never the class-level auto-join: every group is chosen in connect
+
+    async def connect(self):
+        user = self.scope.get("user")
+        session = self.scope.get("session")
+        if user is None or not user.is_authenticated or not user.is_active or not session or not session.session_key:
+            await self.close(code=NOT_SIGNED_IN)
+            return
+        self.user = user
+        self.joined: set[str] = set()
+        self.session_group = live.session_group(session.session_key)
+        await self.accept()
+        await self._regroup()
+        await self.channel_layer.group_add(self.session_group, self.channel_name)
+        seqs = await database_sync_to_async(live.current_seq)(self.joined)
+        streams = " ".join(f"{group}={seq}" for group, seq in sorted(seqs.items()))
+        await self.send(text_data=f'<template data-live="hello" data-streams="{streams}"></template>')
+
+    async def disconnect(self, code):
+        for group in getattr(self, "joined", set()) | {getattr(self, "session_group", "")} - {""}:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if getattr(self, "viewing", None):
+            await database_sync_to_async(presence.leave)(self.user, self.viewing)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if bytes_data is not None:
+            await self.close(code=UNSUPPORTED_DATA)
+            return
+        if text_data is None or len(text_data) > MAX_FRAME:
+            await self.close(code=TOO_BIG)
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self.close(code=INVALID_PAYLOAD)
+            return
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind not in presence.ACTIVITIES:
+            await self.close(code=UNKNOWN_MESSAGE)
+            return
+        conversation_id = parse_id(str(message.get("conversation", "")))
+        if conversation_id is None:
+            await self.close(code=INVALID_PAYLOAD)
+            return
+        if kind == "viewing" and getattr(self, "viewing", None) not in (None, conversation_id):
+            await database_sync_to_async(presence.leave)(self.user, self.viewing)
+        shown = await database_sync_to_async(presence.note)(self.user, conversation_id, kind)
+        if shown:  # a conversation the user may see; silently nothing otherwise (its existence is private)
+            self.viewing = None if kind == "left" else conversation_id
+
+    # Messages from the channel layer (only ever sent by the server).
+
+    async def live_event(self, event):
+        await self.send(text_data=event["html"])
+
+    async def live_regroup(self, event):
+        """The user's queues changed: join and leave streams to match, at once."""
+        await self._regroup()
+
+    async def live_close(self, event):
+        """Signed out, password changed or deactivated: this socket stops here."""
+        await self.close(code=SIGNED_OUT)
+
+    async def _regroup(self):
+        user = await database_sync_to_async(_fresh_user)(self.user.pk)
+        wanted = await database_sync_to_async(live.groups_for_user)(user) if user else set()
+        for group in self.joined - wanted:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        for group in wanted - self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.joined = wanted
+        if user is None:
+            await self.close(code=SIGNED_OUT)
+
+
+def _fresh_user(pk: int):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk=pk, is_active=True).first()

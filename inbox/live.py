@@ -1,0 +1,245 @@
+"""Live events: what changed, pushed to the browsers that may see it, once, after the change commits.
+
+Streams are channel-layer groups, named here from who may see what (the same rule as the pages):
+- ``live.queue.<id>``: agents who are members of that active queue;
+- ``live.all``: managers and admins, who see every conversation;
+- ``live.user.<id>``: one person (conversations assigned to them, @mentions, and control messages);
+- ``live.session.<hash>``: one signed-in browser session (closed when it signs out).
+
+A change publishes one event per conversation after the transaction commits. Its fragment is
+rendered once and sent to every group that may see the conversation, each message carrying that
+group's next sequence number, so a browser that misses one (the channel layer may drop messages)
+notices the gap and fetches its page again. Groups that could see the conversation before the change
+but not after get a bare "gone" event with no content.
+"""
+
+import hashlib
+import logging
+import threading
+from collections.abc import Iterable
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.cache import cache
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils.html import escape
+
+from inbox.models import Conversation
+from socialcrm.roles import is_supervisor
+
+log = logging.getLogger(__name__)
+
+ALL = "live.all"
+
+
+def queue_group(queue_id: int) -> str:
+    return f"live.queue.{queue_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"live.user.{user_id}"
+
+
+def session_group(session_key: str) -> str:
+    return "live.session." + hashlib.sha256(session_key.encode()).hexdigest()[:32]
+
+
+def groups_for_user(user) -> set[str]:
+    """The streams a signed-in user listens to: decided by inbox.selectors, never by the browser."""
+    from inbox.selectors import queues_visible_to
+
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    if is_supervisor(user):
+        return {ALL, user_group(user.pk)}
+    return {user_group(user.pk)} | {queue_group(pk) for pk in queues_visible_to(user).values_list("pk", flat=True)}
+
+
+def groups_for_conversation(conversation: Conversation) -> set[str]:
+    """Every stream whose listeners may see this conversation (mirrors conversations_visible_to)."""
+    groups = {ALL}
+    if conversation.queue_id and (conversation.queue is None or conversation.queue.is_active):
+        groups.add(queue_group(conversation.queue_id))
+    if conversation.assignee_id:
+        groups.add(user_group(conversation.assignee_id))
+    return groups
+
+
+# --- Publishing ---
+
+_pending = threading.local()
+
+
+def changed(conversation_ids: Iterable[int], *, before: dict[int, set[str]] | None = None) -> None:
+    """Say that these conversations changed; the events go out once the transaction commits.
+
+    `before` holds, for a conversation whose queue or assignee changed, the groups that could see
+    it before: those that cannot any more are told it is gone. Calls within one transaction collect
+    into one event per conversation.
+    """
+    state = getattr(_pending, "state", None) or {"ids": set(), "before": {}}
+    _pending.state = state
+    state["ids"].update(conversation_ids)
+    for pk, groups in (before or {}).items():
+        state["before"].setdefault(pk, set()).update(groups)
+    # Each call asks; the first flush after the commit sends everything pending, the others find nothing.
+    transaction.on_commit(_flush, robust=True)
+
+
+def _flush() -> None:
+    state = getattr(_pending, "state", None)
+    _pending.state = None
+    if state and state["ids"]:
+        publish(state["ids"], before=state["before"])
+
+
+def publish(conversation_ids: Iterable[int], *, before: dict[int, set[str]] | None = None) -> int:
+    """Render and send the current state of these conversations; returns the number of messages sent."""
+    from inbox.selectors import conversation_rows
+
+    before = before or {}
+    layer = get_channel_layer()
+    sent = 0
+    for row in conversation_rows(list(conversation_ids)):
+        context = {"row": row, "current": {"queue": row.queue}, "status_filter": "active", "live": True}
+        html = render_to_string("inbox/inbox.html#conversation-row", context)
+        now_groups = groups_for_conversation(row)
+        for group in sorted(now_groups):
+            sent += _send(layer, group, _meta(group, "row", row, sort_key(row)) + html)
+        for group in sorted(before.get(row.pk, set()) - now_groups):
+            sent += _send(layer, group, _meta(group, "gone", row))
+    return sent
+
+
+def notify_user(user_id: int, kind: str, html: str) -> int:
+    """A personal event (an @mention) for one person's browsers."""
+    group = user_group(user_id)
+    return _send(get_channel_layer(), group, f'<template data-live="{kind}" {_seq_attrs(group)}></template>' + html)
+
+
+def control(group: str, action: str) -> None:
+    """Tell the sockets of a group to regroup ("regroup") or close ("close"): not an event, no sequence."""
+    try:
+        async_to_sync(get_channel_layer().group_send)(group, {"type": f"live.{action}"})
+    except Exception:  # a control message that cannot be sent must not break the change that caused it
+        log.exception("live control %s to %s failed", action, group)
+
+
+def next_seq(group: str) -> int:
+    key = f"live-seq:{group}"
+    cache.add(key, 0, timeout=None)
+    try:
+        return cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=None)
+        return 1
+
+
+def current_seq(groups: Iterable[str]) -> dict[str, int]:
+    keys = {f"live-seq:{group}": group for group in groups}
+    found = cache.get_many(list(keys))
+    return {group: int(found.get(key, 0)) for key, group in keys.items()}
+
+
+def sort_key(row: Conversation) -> str:
+    """How the list orders this row on every tab but Resolved: -priority, due, id (as numbers, for the browser)."""
+    from inbox.models import NEVER_DUE
+
+    due = row.first_response_due_at or NEVER_DUE
+    return f"{-row.priority} {int(due.timestamp() * 1000)} {row.pk}"
+
+
+def _seq_attrs(group: str) -> str:
+    return f'data-stream="{escape(group)}" data-seq="{next_seq(group)}"'
+
+
+def _meta(group: str, kind: str, row: Conversation, sort: str = "") -> str:
+    """The event's envelope: a <template> the browser reads and drops (it is never shown)."""
+    attrs = [
+        _seq_attrs(group),
+        f'data-live="{kind}"',
+        f'data-conversation="{row.pk}"',
+    ]
+    if kind == "row":
+        labels = "|".join(label.name for label in row.labels.all())
+        attrs += [
+            f'data-queue="{escape(row.queue.slug if row.queue else "")}"',
+            f'data-status="{row.status}"',
+            f'data-type="{row.message_type}"',
+            f'data-sentiment="{row.sentiment}"',
+            f'data-network="{row.channel.network}"',
+            f'data-assignee="{row.assignee_id or ""}"',
+            f'data-labels="{escape(labels)}"',
+            f'data-priority="{row.priority}"',
+            f'data-resolved="{int(row.resolved_at.timestamp() * 1000) if row.resolved_at else ""}"',
+            f'data-sort="{sort}"',
+        ]
+    return f"<template {' '.join(attrs)}></template>"
+
+
+def _send(layer, group: str, html: str) -> int:
+    try:
+        async_to_sync(layer.group_send)(group, {"type": "live.event", "html": html})
+    except Exception:  # the change is committed; a lost event is caught up by the browser's gap check
+        log.exception("live event to %s failed", group)
+        return 0
+    return 1
+
+
+# --- Who listens changes: regroup or close their sockets at once, not when a group expires ---
+
+
+def connect_signals() -> None:
+    from django.contrib.auth import get_user_model, user_logged_out
+    from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+
+    from triage.models import Queue
+
+    User = get_user_model()
+    m2m_changed.connect(_membership_changed, sender=Queue.members.through, dispatch_uid="live-membership")
+    post_save.connect(_queue_saved, sender=Queue, dispatch_uid="live-queue-saved")
+    user_logged_out.connect(_signed_out, dispatch_uid="live-signed-out")
+    pre_save.connect(_user_changing, sender=User, dispatch_uid="live-user-changing")
+    post_delete.connect(_user_deleted, sender=User, dispatch_uid="live-user-deleted")
+
+
+def _after_commit(group: str, action: str) -> None:
+    transaction.on_commit(lambda: control(group, action), robust=True)
+
+
+def _membership_changed(sender, instance, action, reverse, pk_set, **kwargs):
+    from triage.models import Queue
+
+    if action == "pre_clear" and isinstance(instance, Queue):
+        instance._live_members = set(instance.members.values_list("pk", flat=True))
+        return
+    if action not in {"post_add", "post_remove", "post_clear"}:
+        return
+    if isinstance(instance, Queue):
+        users = pk_set if action != "post_clear" else getattr(instance, "_live_members", set())
+    else:
+        users = {instance.pk}
+    for user_id in users or ():
+        _after_commit(user_group(user_id), "regroup")
+
+
+def _queue_saved(sender, instance, created, **kwargs):
+    if not created:  # opened or closed: its members' streams change
+        for user_id in instance.members.values_list("pk", flat=True):
+            _after_commit(user_group(user_id), "regroup")
+
+
+def _signed_out(sender, request, user, **kwargs):
+    if request is not None and request.session.session_key:
+        control(session_group(request.session.session_key), "close")
+
+
+def _user_changing(sender, instance, **kwargs):
+    """A new password or a deactivation ends the person's open sockets; the current browser reconnects."""
+    if instance.pk and (getattr(instance, "_password", None) is not None or not instance.is_active):
+        _after_commit(user_group(instance.pk), "close")
+
+
+def _user_deleted(sender, instance, **kwargs):
+    _after_commit(user_group(instance.pk), "close")

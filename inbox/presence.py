@@ -1,0 +1,84 @@
+"""Who is looking at a conversation, and who is typing a reply to it: kept briefly, and shown to colleagues.
+
+Presence lives in the cache, not the database, and expires by itself: a browser says "viewing"
+every 20 seconds while a conversation is open and "typing" while its reply box changes; an entry
+nobody renews is gone after VIEW_SECONDS (TYPING_SECONDS for typing), so a closed laptop leaves no
+ghost. Colleagues' browsers get the names with the time each expires and hide them then too.
+"""
+
+import time
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.cache import cache
+from django.utils.html import escape
+
+ACTIVITIES = frozenset({"viewing", "typing", "left"})
+VIEW_SECONDS = 45
+TYPING_SECONDS = 6
+
+
+def note(user, conversation_id: int, activity: str) -> bool:
+    """Record what the user is doing on the conversation; False (and nothing recorded) if they may not see it."""
+    from inbox.selectors import conversations_visible_to
+
+    conversation = conversations_visible_to(user).select_related("queue").filter(pk=conversation_id).first()
+    if conversation is None:
+        return False
+    key, now = _key(conversation_id), time.time()
+    people = _alive(cache.get(key, {}), now)
+    before = _shown(people)
+    if activity == "left":
+        people.pop(str(user.pk), None)
+    else:
+        entry = people.setdefault(str(user.pk), {"name": user.get_full_name() or user.get_username(), "typing": 0})
+        entry["until"] = now + VIEW_SECONDS
+        if activity == "typing":
+            entry["typing"] = now + TYPING_SECONDS
+    cache.set(key, people, timeout=VIEW_SECONDS)
+    if _shown(people) != before or activity == "typing":
+        _broadcast(conversation, people)
+    return True
+
+
+def leave(user, conversation_id: int) -> None:
+    note(user, conversation_id, "left")
+
+
+def others(conversation_id: int, user) -> list[dict]:
+    """The colleagues (not the user) on the conversation now, for the page as it is first drawn."""
+    people = _alive(cache.get(_key(conversation_id), {}), time.time())
+    return [person for pk, person in people.items() if pk != str(user.pk)]
+
+
+def fragment(conversation_id: int, people: dict) -> str:
+    """The presence envelope and names, rendered once for everyone who may see the conversation."""
+    now = time.time()
+    items = "".join(
+        f'<li data-user="{escape(pk)}" data-until="{int(person["until"] * 1000)}"'
+        f' data-typing-until="{int(person["typing"] * 1000) if person["typing"] > now else 0}">'
+        f"{escape(person['name'])}</li>"
+        for pk, person in sorted(people.items())
+    )
+    return f'<template data-live="presence" data-conversation="{conversation_id}"></template><ul>{items}</ul>'
+
+
+def _broadcast(conversation, people: dict) -> None:
+    from inbox.live import groups_for_conversation
+
+    html = fragment(conversation.pk, people)
+    layer = get_channel_layer()
+    for group in sorted(groups_for_conversation(conversation)):
+        async_to_sync(layer.group_send)(group, {"type": "live.event", "html": html})
+
+
+def _key(conversation_id: int) -> str:
+    return f"presence:{conversation_id}"
+
+
+def _alive(people: dict, now: float) -> dict:
+    return {pk: person for pk, person in people.items() if person.get("until", 0) > now}
+
+
+def _shown(people: dict) -> tuple:
+    return tuple(sorted(people))

@@ -1,0 +1,251 @@
+// The live inbox: events arrive on /ws/inbox/ (htmx's WebSocket extension, which also reconnects
+// with jittered backoff). Each event's <template data-live> envelope says what it is; rows go where
+// a reload would put them, a gap in a stream's sequence (or a reconnect that missed events) makes
+// the page fetch its list again, and colleagues' presence shows on rows and in the pane.
+(() => {
+  const last = {}; // stream -> last sequence number seen
+  let socket = null;
+  let viewing = null;
+  let lastTyping = 0;
+  let unread = 0;
+  const baseTitle = document.title.replace(/^\(\d+\) /, "");
+  const presence = {}; // conversation id -> [{user, name, until, typingUntil}]
+  const me = () => document.body.dataset.user || "";
+  const list = () => document.getElementById("conversation-list");
+  const paneId = () => document.querySelector("#conversation-pane [data-conversation-id]")?.dataset.conversationId;
+
+  document.addEventListener("htmx:wsOpen", (event) => {
+    socket = event.detail.socketWrapper;
+    viewing = null;
+    announceViewing();
+  });
+  document.addEventListener("htmx:wsClose", () => { socket = null; });
+
+  document.addEventListener("htmx:wsBeforeMessage", (event) => {
+    event.preventDefault(); // placed here, not swapped blindly
+    const box = document.createElement("template");
+    box.innerHTML = event.detail.message;
+    const meta = box.content.querySelector("template[data-live]");
+    if (!meta) return;
+    const kind = meta.dataset.live;
+    if (kind === "hello") return hello(meta.dataset.streams || "");
+    if (meta.dataset.stream) checkSequence(meta.dataset.stream, Number(meta.dataset.seq));
+    if (kind === "row") return placeRow(meta, box.content.querySelector("li.row"));
+    if (kind === "gone") return removeRow(meta.dataset.conversation, true);
+    if (kind === "presence") return showPresence(meta.dataset.conversation, box.content.querySelectorAll("li"));
+    if (kind === "mention") return attention(box.content.querySelector("p")?.textContent || "", true);
+  });
+
+  // --- Nothing silently lost ---
+
+  function hello(streams) {
+    let missed = false;
+    for (const pair of streams.split(" ").filter(Boolean)) {
+      const [stream, seq] = pair.split("=");
+      if (stream in last && last[stream] !== Number(seq)) missed = true;
+      last[stream] = Number(seq);
+    }
+    if (missed) refetch(); // reconnected after events we never got
+  }
+
+  function checkSequence(stream, seq) {
+    if (stream in last && seq !== last[stream] + 1) refetch();
+    last[stream] = Math.max(seq, last[stream] || 0);
+  }
+
+  let refetchTimer = null;
+  function refetch() {
+    clearTimeout(refetchTimer);
+    refetchTimer = setTimeout(() => {
+      const section = list();
+      if (!section) return;
+      htmx.ajax("GET", listUrl(section), { target: "#conversation-list", swap: "outerHTML" });
+      refreshPane(false);
+    }, 150);
+  }
+
+  function listUrl(section) {
+    const d = section.dataset;
+    const params = new URLSearchParams({ queue: d.queue, status: d.status });
+    for (const name of ["type", "sentiment", "network", "label", "assignee"]) if (d[name]) params.set(name, d[name]);
+    return "/inbox/?" + params;
+  }
+
+  let navTimer = null;
+  function refreshCounts() {
+    clearTimeout(navTimer);
+    navTimer = setTimeout(() => {
+      const section = list();
+      if (section) htmx.ajax("GET", listUrl(section) + "&nav=1", { target: "#queue-nav", swap: "outerHTML" });
+    }, 1000);
+  }
+
+  // --- Rows where a reload would put them ---
+
+  function matches(meta, section) {
+    const d = section.dataset;
+    const m = meta.dataset;
+    if (m.queue !== d.queue) return false;
+    const active = m.status === "new" || m.status === "open";
+    if (d.status === "active" && !active) return false;
+    if (d.status === "mine" && !(active && m.assignee === me())) return false;
+    if (!["active", "mine"].includes(d.status) && m.status !== d.status) return false;
+    if (d.type && m.type !== d.type) return false;
+    if (d.sentiment && m.sentiment !== d.sentiment) return false;
+    if (d.network && m.network !== d.network) return false;
+    if (d.label && !m.labels.split("|").includes(d.label)) return false;
+    if (d.assignee === "none" && m.assignee) return false;
+    if (d.assignee && d.assignee !== "none" && m.assignee !== d.assignee) return false;
+    return true;
+  }
+
+  function comesBefore(a, b, resolvedTab) {
+    if (resolvedTab) {
+      const [ra, rb] = [Number(a.dataset.resolved), Number(b.dataset.resolved)];
+      return ra !== rb ? ra > rb : rowNumber(a) > rowNumber(b);
+    }
+    const ka = a.dataset.sort.split(" ").map(Number);
+    const kb = b.dataset.sort.split(" ").map(Number);
+    for (let i = 0; i < 3; i++) if (ka[i] !== kb[i]) return ka[i] < kb[i];
+    return false;
+  }
+
+  const rowNumber = (li) => Number(li.id.replace("conversation-", ""));
+
+  function placeRow(meta, li) {
+    const section = list();
+    const id = meta.dataset.conversation;
+    const existing = document.getElementById("conversation-" + id);
+    if (paneId() === id) refreshPane(true);
+    refreshCounts();
+    if (!section || !li) return;
+    if (!matches(meta, section)) {
+      if (existing) existing.remove();
+      return;
+    }
+    li.dataset.resolved = meta.dataset.resolved;
+    let rows = section.querySelector("ol.rows");
+    if (!rows) return refetch(); // the list was empty: let the server draw it with its header
+    if (existing) {
+      if (existing.classList.contains("selected")) li.classList.add("selected");
+      existing.remove();
+    } else if (Number(meta.dataset.priority) >= 2 && meta.dataset.status === "new") {
+      attention(`${li.querySelector(".customer-name")?.textContent}: ${li.querySelector(".snippet")?.textContent}`);
+    }
+    const resolvedTab = section.dataset.status === "resolved";
+    const after = [...rows.querySelectorAll(":scope > li.row")].find((row) => comesBefore(li, row, resolvedTab));
+    if (!after && section.dataset.more) return; // it belongs on a later page, not at the end of this one
+    rows.insertBefore(li, after || rows.querySelector(":scope > li.more"));
+    htmx.process(li);
+    applyPresence(id);
+  }
+
+  function removeRow(id, gone) {
+    document.getElementById("conversation-" + id)?.remove();
+    if (gone && paneId() === id) refreshPane(false);
+    refreshCounts();
+  }
+
+  // The open conversation changed: redraw it, unless the agent is writing in it (then say so).
+  function refreshPane(polite) {
+    const pane = document.querySelector("#conversation-pane [data-conversation-id]");
+    if (!pane) return;
+    const writing = [...pane.querySelectorAll("textarea")].some((box) => box.value.trim() || box === document.activeElement);
+    if (polite && writing) {
+      const note = pane.querySelector(".live-changed");
+      if (note) note.hidden = false;
+      return;
+    }
+    htmx.ajax("GET", `/inbox/conversations/${pane.dataset.conversationId}/`, { target: "#conversation-pane", swap: "outerHTML" });
+  }
+
+  // --- Presence: who is here, who is typing ---
+
+  function send(message) {
+    if (socket) socket.send(JSON.stringify(message));
+  }
+
+  function announceViewing() {
+    const id = paneId();
+    if (id && id !== viewing) {
+      viewing = id;
+      send({ type: "viewing", conversation: id });
+    } else if (!id && viewing) {
+      send({ type: "left", conversation: viewing });
+      viewing = null;
+    }
+  }
+
+  document.addEventListener("htmx:afterSettle", () => { announceViewing(); applyPresence(paneId()); });
+  setInterval(() => { if (viewing) send({ type: "viewing", conversation: viewing }); }, 20000);
+  document.addEventListener("input", (event) => {
+    if (!event.target.matches("#conversation-pane textarea[name=text]") || !viewing) return;
+    if (Date.now() - lastTyping > 3000) {
+      lastTyping = Date.now();
+      send({ type: "typing", conversation: viewing });
+    }
+  });
+
+  function showPresence(id, items) {
+    presence[id] = [...items].map((li) => ({
+      user: li.dataset.user, name: li.textContent, until: Number(li.dataset.until), typingUntil: Number(li.dataset.typingUntil),
+    }));
+    applyPresence(id);
+  }
+
+  function applyPresence(id) {
+    if (!id) return;
+    const now = Date.now();
+    const here = (presence[id] || []).filter((p) => p.until > now && p.user !== me());
+    const slot = document.querySelector(`[data-presence="${id}"]`);
+    if (slot) slot.textContent = here.length ? "👀 " + here.map((p) => p.name).join(", ") : "";
+    const line = document.getElementById("presence-" + id);
+    if (line) {
+      line.textContent = here.map((p) => p.name + (p.typingUntil > now ? " is typing a reply…" : " is viewing")).join(" · ");
+    }
+  }
+  setInterval(() => Object.keys(presence).forEach(applyPresence), 3000); // names expire by themselves
+
+  // --- Attention: title badge, notification, sound ---
+
+  function attention(text, mention = false) {
+    if (document.hidden || !document.hasFocus()) {
+      unread += 1;
+      document.title = `(${unread}) ${baseTitle}`;
+    }
+    if ("Notification" in window && Notification.permission === "granted" && (document.hidden || mention)) {
+      new Notification(mention ? "You were mentioned" : "Urgent conversation", { body: text.slice(0, 140) });
+    }
+    if (localStorage.getItem("socialcrm-sound") !== "off") beep();
+  }
+
+  function beep() {
+    try {
+      const audio = new AudioContext();
+      const tone = audio.createOscillator();
+      const volume = audio.createGain();
+      volume.gain.value = 0.05;
+      tone.frequency.value = 880;
+      tone.connect(volume).connect(audio.destination);
+      tone.start();
+      tone.stop(audio.currentTime + 0.15);
+    } catch (error) { /* no audio: the badge and the notification still tell */ }
+  }
+
+  window.addEventListener("focus", () => { unread = 0; document.title = baseTitle; });
+
+  document.addEventListener("change", (event) => {
+    if (event.target.id === "sound-toggle") localStorage.setItem("socialcrm-sound", event.target.checked ? "on" : "off");
+  });
+  document.addEventListener("click", (event) => {
+    if (event.target.id === "notify-me" && "Notification" in window) {
+      Notification.requestPermission().then((answer) => { event.target.hidden = answer === "granted"; });
+    }
+  });
+  document.addEventListener("DOMContentLoaded", () => {
+    const toggle = document.getElementById("sound-toggle");
+    if (toggle) toggle.checked = localStorage.getItem("socialcrm-sound") !== "off";
+    const notify = document.getElementById("notify-me");
+    if (notify && (!("Notification" in window) || Notification.permission === "granted")) notify.hidden = true;
+  });
+})();

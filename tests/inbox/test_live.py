@@ -1,0 +1,273 @@
+"""The live socket: who may connect, who hears what, what a browser may send, and revocation."""
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from inbox import live
+from inbox.models import Conversation, Message
+from inbox.services import add_note, assign_conversation, change_status, deliver
+from socialcrm.asgi import application
+from tests.factories import ensure_migrated_data, make_conversation, make_user
+from triage.models import Queue
+from triage.services import change_queue
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ORIGIN = b"http://localhost"
+
+
+def session_of(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+def socket(session: str | None, origin: bytes = ORIGIN) -> WebsocketCommunicator:
+    headers = [(b"origin", origin), (b"host", b"localhost")]
+    if session:
+        headers.append((b"cookie", f"sessionid={session}".encode()))
+    return WebsocketCommunicator(application, "/ws/inbox/", headers=headers)
+
+
+@pytest.fixture
+def people():
+    ensure_migrated_data()
+    return {
+        "sam": make_user("sam", role="agent", queues=("service",)),
+        "pia": make_user("pia", role="agent", queues=("pr",)),
+        "maria": make_user("maria", role="manager"),
+    }
+
+
+async def connected(sessions: dict[str, str]) -> dict[str, WebsocketCommunicator]:
+    """Sockets for these people, each past its hello."""
+    sockets = {}
+    for name, session in sessions.items():
+        communicator = socket(session)
+        accepted, _ = await communicator.connect()
+        assert accepted
+        assert 'data-live="hello"' in await communicator.receive_from()
+        sockets[name] = communicator
+    return sockets
+
+
+async def heard(sockets, timeout=0.5) -> dict[str, list[str]]:
+    """Every message each socket got, until each has been quiet for a moment."""
+    result = {}
+    for name, communicator in sockets.items():
+        got = []
+        while not await communicator.receive_nothing(timeout=timeout / 5 if got else timeout):
+            got.append(await communicator.receive_from())
+        result[name] = got
+    return result
+
+
+def kinds(messages: list[str]) -> list[str]:
+    return [m.split('data-live="')[1].split('"')[0] for m in messages]
+
+
+async def close_all(sockets):
+    for communicator in sockets.values():
+        await communicator.disconnect()
+
+
+def run(scenario):
+    """One event loop for a whole scenario: the sockets live in it; sync code runs via `sync`.
+
+    In a thread of its own, since the browser tests leave Playwright's loop running in this one.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(async_to_sync(scenario)).result()
+
+
+def sync(function):
+    return sync_to_async(function, thread_sensitive=True)
+
+
+def test_no_session_or_a_foreign_origin_is_refused(people):
+    session = session_of(people["sam"])
+
+    async def scenario():
+        accepted, code = await socket(None).connect()
+        assert not accepted and code == 4401
+        accepted, _ = await socket(session, origin=b"https://evil.example").connect()
+        assert not accepted
+
+    run(scenario)
+
+
+def test_each_event_reaches_exactly_those_who_may_see_it(people):
+    sessions = {name: session_of(user) for name, user in people.items()}
+    conversation = make_conversation("service", text="Router dead")
+    pr = Queue.objects.get(slug="pr")
+    sam, maria = people["sam"], people["maria"]
+
+    async def scenario():
+        sockets = await connected(sessions)
+        await sync(live.publish)([conversation.pk])
+        got = await heard(sockets)
+        assert {name: kinds(messages) for name, messages in got.items()} == {
+            "sam": ["row"],
+            "pia": [],
+            "maria": ["row"],
+        }
+        assert "Router dead" in got["sam"][0]
+
+        await sync(assign_conversation)(conversation=conversation, agent=sam, by=sam)
+        await sync(change_status)(conversation=conversation, status="resolved", by=sam)
+        got = await heard(sockets)
+        assert {name: set(kinds(messages)) for name, messages in got.items()} == {
+            "sam": {"row"},
+            "pia": set(),
+            "maria": {"row"},
+        }
+
+        # Moved to PR (and no longer Sam's): PR hears it now; Sam is told only that it is gone.
+        await sync(change_status)(conversation=conversation, status="open", by=sam)
+        await sync(assign_conversation)(conversation=conversation, agent=None, by=sam)
+        await heard(sockets)
+        await sync(change_queue)(conversation=conversation, queue=pr, by=sam)
+        got = await heard(sockets)
+        assert kinds(got["sam"]) == ["gone"] and "Router dead" not in got["sam"][0]
+        assert kinds(got["pia"]) == ["row"] and kinds(got["maria"]) == ["row"]
+
+        # A mention reaches only the colleague named.
+        await sync(add_note)(conversation=conversation, author=maria, text="@pia have a look")
+        got = await heard(sockets)
+        assert "mention" in kinds(got["pia"]) and "mention" not in kinds(got["sam"]) + kinds(got["maria"])
+        await close_all(sockets)
+
+    run(scenario)
+
+
+def test_sequence_numbers_run_per_stream_without_gaps(people):
+    sessions = {"sam": session_of(people["sam"])}
+    conversation = make_conversation("service")
+
+    async def scenario():
+        sockets = await connected(sessions)
+        for priority in (1, 2, 3):
+            await sync(Conversation.objects.filter(pk=conversation.pk).update)(priority=priority)
+            await sync(live.publish)([conversation.pk])
+        messages = (await heard(sockets))["sam"]
+        seqs = [int(m.split('data-seq="')[1].split('"')[0]) for m in messages]
+        assert len(seqs) == 3 and seqs == list(range(seqs[0], seqs[0] + 3))
+        await close_all(sockets)
+
+    run(scenario)
+
+
+def test_leaving_a_queue_stops_delivery_at_once(people):
+    sessions = {"sam": session_of(people["sam"])}
+    conversation = make_conversation("service", text="Secret now")
+
+    async def scenario():
+        sockets = await connected(sessions)
+        await sync(people["sam"].queues.clear)()  # an admin takes Sam off the service queue
+        await sockets["sam"].receive_nothing(timeout=0.3)
+        await sync(live.publish)([conversation.pk])
+        assert (await heard(sockets))["sam"] == []
+        await close_all(sockets)
+
+    run(scenario)
+
+
+def test_a_password_change_closes_the_persons_sockets(people):
+    sessions = {"sam": session_of(people["sam"])}
+    sam = people["sam"]
+
+    def change_password():
+        sam.set_password("a-New-passw0rd-2026")
+        sam.save()
+
+    async def scenario():
+        sockets = await connected(sessions)
+        await sync(change_password)()
+        output = await sockets["sam"].receive_output(timeout=1)
+        assert output == {"type": "websocket.close", "code": 4403, "reason": ""} or output["code"] == 4403
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"bytes_data": b"\x00\x01"},
+        {"text_data": "not json"},
+        {"text_data": "x" * 1_000_000},
+        {"text_data": json.dumps({"type": "live_event", "html": "<script>"})},
+        {"text_data": json.dumps({"type": "websocket_disconnect"})},
+        {"text_data": json.dumps({"type": "live.close"})},
+        {"text_data": json.dumps(["viewing", 1])},
+        {"text_data": json.dumps({"type": "viewing", "conversation": "1; DROP"})},
+    ],
+    ids=["binary", "not-json", "1MB", "method-name", "disconnect-name", "layer-type", "array", "bad-id"],
+)
+def test_anything_but_a_known_small_message_closes_the_socket(people, frame, monkeypatch):
+    from channels.layers import InMemoryChannelLayer
+    from channels_redis.core import RedisChannelLayer
+
+    sent = []
+    for layer in (InMemoryChannelLayer, RedisChannelLayer):
+
+        async def spy(self, group, message, original=layer.group_send):
+            sent.append(message)
+            return await original(self, group, message)
+
+        monkeypatch.setattr(layer, "group_send", spy)
+    session = session_of(people["sam"])
+
+    async def scenario():
+        communicator = socket(session)
+        await communicator.connect()
+        await communicator.receive_from()
+        await communicator.send_to(**frame)
+        output = await communicator.receive_output(timeout=1)
+        assert output["type"] == "websocket.close"
+
+    run(scenario)
+    assert sent == []
+
+
+def test_presence_is_shared_with_those_who_may_see_the_conversation_only(people):
+    sessions = {name: session_of(user) for name, user in people.items()}
+    conversation = make_conversation("service")
+    hidden = make_conversation("pr")
+
+    async def scenario():
+        sockets = await connected(sessions)
+        await sockets["sam"].send_to(text_data=json.dumps({"type": "viewing", "conversation": conversation.pk}))
+        got = await heard(sockets)
+        assert kinds(got["sam"]) == ["presence"] and kinds(got["maria"]) == ["presence"] and got["pia"] == []
+        assert ">sam</li>" in got["maria"][0]
+        # Sam opens one not his to see: he has left the first (so say), and of the other nothing is said.
+        await sockets["sam"].send_to(text_data=json.dumps({"type": "viewing", "conversation": hidden.pk}))
+        got = await heard(sockets)
+        assert got["pia"] == [] and all(f'data-conversation="{hidden.pk}"' not in m for m in got["maria"] + got["sam"])
+        assert got["maria"] == [
+            f'<template data-live="presence" data-conversation="{conversation.pk}"></template><ul></ul>'
+        ]
+        await close_all(sockets)
+
+    run(scenario)
+
+
+def test_a_reply_delivered_later_updates_the_row(people):
+    sessions = {"sam": session_of(people["sam"])}
+    conversation = make_conversation("service")
+    reply = Message.objects.create(
+        channel=conversation.channel, conversation=conversation, direction="out", text="On it",
+        posted_at=conversation.created_at, delivery=Message.Delivery.QUEUED,
+    )  # fmt: skip
+
+    async def scenario():
+        sockets = await connected(sessions)
+        await sync(deliver)(message_id=reply.pk)
+        assert kinds((await heard(sockets))["sam"]) == ["row"]
+        await close_all(sockets)
+
+    run(scenario)
