@@ -13,10 +13,12 @@ notices the gap and fetches its page again. Groups that could see the conversati
 but not after get a bare "gone" event with no content.
 """
 
+import asyncio
 import hashlib
 import logging
 import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -121,7 +123,7 @@ def notify_user(user_id: int, kind: str, html: str) -> int:
 def control(group: str, action: str) -> None:
     """Tell the sockets of a group to regroup ("regroup") or close ("close"): not an event, no sequence."""
     try:
-        async_to_sync(get_channel_layer().group_send)(group, {"type": f"live.{action}"})
+        _group_send(get_channel_layer(), group, {"type": f"live.{action}"})
     except Exception:  # a control message that cannot be sent must not break the change that caused it
         log.exception("live control %s to %s failed", action, group)
 
@@ -178,9 +180,20 @@ def _meta(group: str, kind: str, row: Conversation, sort: str = "") -> str:
     return f"<template {' '.join(attrs)}></template>"
 
 
+def _group_send(layer, group: str, message: dict) -> None:
+    """group_send from sync code; from a thread that runs an event loop, through a thread that does not."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        async_to_sync(layer.group_send)(group, message)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(async_to_sync(layer.group_send), group, message).result()
+
+
 def _send(layer, group: str, html: str) -> int:
     try:
-        async_to_sync(layer.group_send)(group, {"type": "live.event", "html": html})
+        _group_send(layer, group, {"type": "live.event", "html": html})
     except Exception:  # the change is committed; a lost event is caught up by the browser's gap check
         log.exception("live event to %s failed", group)
         return 0

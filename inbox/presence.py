@@ -8,7 +8,6 @@ ghost. Colleagues' browsers get the names with the time each expires and hide th
 
 import time
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.utils.html import escape
@@ -64,12 +63,12 @@ def fragment(conversation_id: int, people: dict) -> str:
 
 
 def _broadcast(conversation, people: dict) -> None:
-    from inbox.live import groups_for_conversation
+    from inbox.live import _group_send, groups_for_conversation
 
     html = fragment(conversation.pk, people)
     layer = get_channel_layer()
     for group in sorted(groups_for_conversation(conversation)):
-        async_to_sync(layer.group_send)(group, {"type": "live.event", "html": html})
+        _group_send(layer, group, {"type": "live.event", "html": html})
 
 
 def _key(conversation_id: int) -> str:

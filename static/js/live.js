@@ -14,12 +14,22 @@
   const list = () => document.getElementById("conversation-list");
   const paneId = () => document.querySelector("#conversation-pane [data-conversation-id]")?.dataset.conversationId;
 
+  function status(state, text) {
+    document.body.dataset.live = state;
+    const badge = document.getElementById("live-status");
+    if (badge) badge.textContent = text;
+  }
+
   document.addEventListener("htmx:wsOpen", (event) => {
     socket = event.detail.socketWrapper;
     viewing = null;
+    status("connected", "● Live");
     announceViewing();
   });
-  document.addEventListener("htmx:wsClose", () => { socket = null; });
+  document.addEventListener("htmx:wsClose", () => {
+    socket = null;
+    status("reconnecting", "○ Reconnecting…");
+  });
 
   document.addEventListener("htmx:wsBeforeMessage", (event) => {
     event.preventDefault(); // placed here, not swapped blindly
