@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from inbox import presence, services
-from inbox.models import CannedReply, Conversation, InvalidTransition, Label
+from inbox.models import CannedReply, Conversation, InvalidTransition, Label, Message
 from inbox.selectors import (
     LIST_FILTERS,
     ListFilters,
@@ -119,9 +119,12 @@ def _wants_fragment(request, target: str) -> bool:
 
 
 def _pane(request, conversation) -> dict:
+    thread = conversation_thread(conversation)
     return {
         "conversation": conversation,
-        "thread": conversation_thread(conversation),
+        "thread": thread,
+        # The newest message the agent is shown: a reply sent after it by someone else asks to confirm.
+        "last_message_id": max((item.pk for item in thread if isinstance(item, Message)), default=0),
         "customer": customer_sidebar(request.user, conversation.customer_id),
         "queues": Queue.objects.filter(is_active=True),
         "reply_limit": length_limit(conversation.channel),
@@ -287,6 +290,12 @@ def get_next(request):
 def send_reply(request, conversation_id: int):
     """Answer the customer on the conversation's channel (public, or private where the network allows)."""
     conversation = _acting_on(request, conversation_id, "inbox.add_message")
+    collision = _replied_since(request, conversation)
+    if collision is not None:  # a colleague answered meanwhile: show it, keep the draft, ask to confirm
+        pane = {**_pane(request, conversation), "collision": collision, "draft": request.POST.get("text", "")}
+        if request.htmx:
+            return render(request, "inbox/inbox.html#conversation-pane", pane, status=409)
+        return render(request, "inbox/inbox.html", {**_list_context(request, queue_slug=None, fall_back=True), **pane})
     try:
         services.reply(
             conversation=conversation,
@@ -297,6 +306,20 @@ def send_reply(request, conversation_id: int):
     except (ValueError, InvalidTransition) as problem:
         return HttpResponseBadRequest(str(problem))
     return _render_pane(request, conversation.pk)
+
+
+def _replied_since(request, conversation):
+    """A reply by someone else sent after the latest message this agent had seen, unless they confirmed."""
+    seen = parse_id(request.POST.get("seen", ""))
+    if seen is None or request.POST.get("confirm") == "1":
+        return None
+    return (
+        conversation.messages.filter(direction="out", pk__gt=seen)
+        .exclude(sent_by=request.user)
+        .select_related("sent_by")
+        .order_by("pk")
+        .first()
+    )
 
 
 @require_POST

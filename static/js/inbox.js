@@ -110,3 +110,11 @@ document.addEventListener("keydown", (event) => {
   box.value = option.dataset.text.slice(0, Number(box.dataset.limit) || undefined);
   box.dispatchEvent(new Event("input", { bubbles: true }));
 });
+
+// 409 from "Send reply": a colleague answered meanwhile; the pane that comes back asks to confirm.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  if (event.detail.xhr.status === 409) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});

@@ -193,3 +193,27 @@ def test_nobody_replies_on_a_conversation_they_cannot_see(agent_client):
 
     assert agent_client.post(f"/inbox/conversations/{elsewhere.pk}/reply", {"text": "hi"}).status_code == 404
     assert not Message.objects.filter(direction="out").exists()
+
+
+def test_a_reply_after_a_colleagues_asks_to_confirm_and_keeps_the_draft(agent_client, agent_in_service_queue):
+    from tests.factories import make_user
+
+    conversation = make_conversation("service")
+    seen = conversation.messages.get().pk
+    colleague = make_user("tom", queues=("service",))
+    reply(conversation=conversation, text="Tom's answer", private=False, by=colleague)
+    url = f"/inbox/conversations/{conversation.pk}/reply"
+    headers = {"HX-Request": "true", "HX-Target": "conversation-pane"}
+
+    asked = agent_client.post(url, {"text": "My answer", "seen": seen}, headers=headers)
+
+    page = asked.content.decode()
+    assert asked.status_code == 409 and "tom replied since you opened this conversation" in page
+    assert ">My answer</textarea>" in page and 'name="confirm" value="1"' in page
+    assert conversation.messages.filter(direction="out").count() == 1
+    sent = agent_client.post(url, {"text": "My answer", "seen": seen, "confirm": "1"}, headers=headers)
+    assert sent.status_code == 200 and conversation.messages.filter(direction="out").count() == 2
+    # Having seen Tom's reply (it was in the pane), there is nothing to confirm.
+    latest = conversation.messages.order_by("-pk").first().pk
+    agent_client.post(url, {"text": "And one more", "seen": latest}, headers=headers)
+    assert conversation.messages.filter(direction="out").count() == 3
