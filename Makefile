@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 
-.PHONY: run test install install-test lint format migrate demo clean bench-ingest bench-nothing-lost bench-triage bench-inbox
+.PHONY: run test install install-test lint format migrate demo clean bench-ingest bench-nothing-lost bench-triage bench-inbox bench-live
 
 run: install migrate demo ## Serve the app with the demo data (Ctrl-C stops everything)
 	$(PY) manage.py serve --demo-stream 0.2
@@ -56,6 +56,9 @@ bench-triage: install-test ## Triage CPU per message in batches of 1,000, and th
 
 bench-inbox: install-test ## Inbox list, conversation and customer pages: server time at 10,000 and 1,000,000 messages
 	$(PY) tests/bench/inbox_pages.py
+
+bench-live: install-test ## Live events: 202 -> row fragment on 100 agent sockets at 50 mentions/s, and a bare websockets floor
+	$(PY) tests/bench/live.py
 
 lint: install-test
 	$(PY) -m ruff check .

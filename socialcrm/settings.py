@@ -158,7 +158,10 @@ EMAIL_HOST = env.os.environ.get("EMAIL_HOST", "localhost")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Pub/sub: one Redis message per group event, fanned out to the sockets inside each Daphne
+            # (the list-based layer pushes one per socket, and drops past its capacity). At most once,
+            # like any layer: browsers notice gaps by sequence number and fetch again.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": "socialcrm:asgi"},
         }
     }

@@ -11,7 +11,7 @@ def test_healthz_reports_database_and_channel_layer_without_login(client):
     assert body["status"] == "ok"
     assert body["database"]["ok"] is True
     assert body["channel_layer"]["ok"] is True
-    expected_layer = "RedisChannelLayer" if settings.REDIS_URL else "InMemoryChannelLayer"
+    expected_layer = "RedisPubSubChannelLayer" if settings.REDIS_URL else "InMemoryChannelLayer"
     assert body["channel_layer"]["backend"] == expected_layer
 
 

@@ -35,16 +35,26 @@
     event.preventDefault(); // placed here, not swapped blindly
     const box = document.createElement("template");
     box.innerHTML = event.detail.message;
-    const meta = box.content.querySelector("template[data-live]");
-    if (!meta) return;
+    // A frame holds one or more events: each is an envelope followed by its content.
+    const nodes = [...box.content.children];
+    for (let i = 0; i < nodes.length; ) {
+      const meta = nodes[i++];
+      if (!meta.matches("template[data-live]")) continue;
+      const body = document.createElement("div");
+      while (i < nodes.length && !nodes[i].matches("template[data-live]")) body.append(nodes[i++]);
+      handle(meta, body);
+    }
+  });
+
+  function handle(meta, body) {
     const kind = meta.dataset.live;
     if (kind === "hello") return hello(meta.dataset.streams || "");
     if (meta.dataset.stream) checkSequence(meta.dataset.stream, Number(meta.dataset.seq));
-    if (kind === "row") return placeRow(meta, box.content.querySelector("li.row"));
+    if (kind === "row") return placeRow(meta, body.querySelector("li.row"));
     if (kind === "gone") return removeRow(meta.dataset.conversation, true);
-    if (kind === "presence") return showPresence(meta.dataset.conversation, box.content.querySelectorAll("li"));
-    if (kind === "mention") return attention(box.content.querySelector("p")?.textContent || "", true);
-  });
+    if (kind === "presence") return showPresence(meta.dataset.conversation, body.querySelectorAll("li"));
+    if (kind === "mention") return attention(body.querySelector("p")?.textContent || "", true);
+  }
 
   // --- Nothing silently lost ---
 

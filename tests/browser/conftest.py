@@ -94,6 +94,19 @@ def asgi_server(transactional_db):
     else:
         server.kill()
         pytest.fail("daphne did not start (its log: test-results/daphne.log)")
+    # A worker triages what arrives, and triage publishes the row. It loads the models from the
+    # database, which earlier tests may have emptied: the seed versions go back first.
+    from triage.learning import ensure_seed_versions
+
+    ensure_seed_versions()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "socialcrm", "worker", "--pool", "solo", "--loglevel", "INFO"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "test-results" / "worker.log").open("w") if (root / "test-results").is_dir() else None,
+    )
     yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=10)
+    for process in (server, worker):
+        process.terminate()
+        process.wait(timeout=20)
