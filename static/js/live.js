@@ -14,10 +14,15 @@
   const list = () => document.getElementById("conversation-list");
   const paneId = () => document.querySelector("#conversation-pane [data-conversation-id]")?.dataset.conversationId;
 
+  let statusText = "○ Connecting…";
   function status(state, text) {
     document.body.dataset.live = state;
+    statusText = text;
+    showStatus();
+  }
+  function showStatus() { // again after the queue pane, which holds it, is redrawn
     const badge = document.getElementById("live-status");
-    if (badge) badge.textContent = text;
+    if (badge) badge.textContent = statusText;
   }
 
   document.addEventListener("htmx:wsOpen", (event) => {
@@ -196,7 +201,7 @@
     }
   }
 
-  document.addEventListener("htmx:afterSettle", () => { announceViewing(); applyPresence(paneId()); });
+  document.addEventListener("htmx:afterSettle", () => { announceViewing(); applyPresence(paneId()); showStatus(); });
   setInterval(() => { if (viewing) send({ type: "viewing", conversation: viewing }); }, 20000);
   document.addEventListener("input", (event) => {
     if (!event.target.matches("#conversation-pane textarea[name=text]") || !viewing) return;

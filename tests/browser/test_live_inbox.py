@@ -69,6 +69,8 @@ def test_a_mention_arrives_and_a_colleagues_assignment_shows_without_a_reload(br
     row.locator(".assignee", has_text="tom").wait_for()
     assert page.evaluate("window.notReloaded") is True  # the same page all along
     assert page.title() == "Inbox · socialcrm"
+    page.wait_for_timeout(1500)  # the counts are redrawn a second after the last event
+    assert page.inner_text("#live-status") == "● Live"  # and the redrawn pane still says so
 
     # The page the events built lists what a fresh load lists, in the same order.
     live_rows = rows(page)
