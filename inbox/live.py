@@ -101,17 +101,19 @@ def publish(conversation_ids: Iterable[int], *, before: dict[int, set[str]] | No
     from inbox.selectors import conversation_rows
 
     before = before or {}
-    layer = get_channel_layer()
-    sent = 0
+    sends = []
     for row in conversation_rows(list(conversation_ids)):
         context = {"row": row, "current": {"queue": row.queue}, "status_filter": "active", "live": True}
         html = render_to_string("inbox/inbox.html#conversation-row", context)
         now_groups = groups_for_conversation(row)
-        for group in sorted(now_groups):
-            sent += _send(layer, group, _meta(group, "row", row, sort_key(row)) + html)
-        for group in sorted(before.get(row.pk, set()) - now_groups):
-            sent += _send(layer, group, _meta(group, "gone", row))
-    return sent
+        sends += [(group, _meta(group, "row", row, sort_key(row)) + html) for group in sorted(now_groups)]
+        sends += [(group, _meta(group, "gone", row)) for group in sorted(before.get(row.pk, set()) - now_groups)]
+    try:  # all in one go: one event loop and one connection for the batch, not one per message
+        _group_send_all(get_channel_layer(), [(group, {"type": "live.event", "html": html}) for group, html in sends])
+    except Exception:  # the change is committed; a lost event is caught up by the browser's gap check
+        log.exception("live events for %d conversations failed", len(sends))
+        return 0
+    return len(sends)
 
 
 def notify_user(user_id: int, kind: str, html: str) -> int:
@@ -181,14 +183,23 @@ def _meta(group: str, kind: str, row: Conversation, sort: str = "") -> str:
 
 
 def _group_send(layer, group: str, message: dict) -> None:
+    _group_send_all(layer, [(group, message)])
+
+
+def _group_send_all(layer, sends: list[tuple[str, dict]]) -> None:
     """group_send from sync code; from a thread that runs an event loop, through a thread that does not."""
+
+    async def send_all():
+        for group, message in sends:
+            await layer.group_send(group, message)
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        async_to_sync(layer.group_send)(group, message)
+        async_to_sync(send_all)()
         return
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(async_to_sync(layer.group_send), group, message).result()
+        pool.submit(async_to_sync(send_all)).result()
 
 
 def _send(layer, group: str, html: str) -> int:
