@@ -43,8 +43,10 @@ class InboxConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=f'<template data-live="hello" data-streams="{streams}"></template>')
 
     async def disconnect(self, code):
-        for group in getattr(self, "joined", set()) | {getattr(self, "session_group", "")} - {""}:
+        for group in getattr(self, "joined", set()):
             await self.channel_layer.group_discard(group, self.channel_name)
+        if hasattr(self, "session_group"):
+            await self.channel_layer.group_discard(self.session_group, self.channel_name)
         if getattr(self, "viewing", None):
             await database_sync_to_async(presence.leave)(self.user, self.viewing)
 

@@ -103,7 +103,7 @@ def publish(conversation_ids: Iterable[int], *, before: dict[int, set[str]] | No
     before = before or {}
     sends = []
     for row in conversation_rows(list(conversation_ids)):
-        context = {"row": row, "current": {"queue": row.queue}, "status_filter": "active", "live": True}
+        context = {"row": row, "current": {"queue": row.queue}, "status_filter": "active"}
         html = render_to_string("inbox/inbox.html#conversation-row", context)
         now_groups = groups_for_conversation(row)
         sends += [(group, _meta(group, "row", row, sort_key(row)) + html) for group in sorted(now_groups)]
@@ -132,12 +132,11 @@ def control(group: str, action: str) -> None:
 
 def next_seq(group: str) -> int:
     key = f"live-seq:{group}"
-    cache.add(key, 0, timeout=None)
     try:
+        return cache.incr(key)  # one round trip, as a rule
+    except ValueError:  # the stream's first event (or its counter was evicted)
+        cache.add(key, 0, timeout=None)
         return cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=None)
-        return 1
 
 
 def current_seq(groups: Iterable[str]) -> dict[str, int]:

@@ -46,13 +46,15 @@ _FILTER_CHOICES = _filter_choices()
 @require_GET
 def inbox(request):
     """The three-pane inbox; with htmx, only the conversation list of the chosen queue and tab."""
+    if _wants_fragment(request, "queue-nav"):  # the counts, refreshed after live events: not the list
+        summaries = queue_summaries(request.user)
+        current = next((s for s in summaries if s.queue.slug == request.GET.get("queue")), None)
+        return render(request, "inbox/inbox.html#queue-nav", {"summaries": summaries, "current": current})
     context = _list_context(request, queue_slug=request.GET.get("queue"))
     if isinstance(context, HttpResponseBadRequest):
         return context
     if _wants_fragment(request, "more-rows"):
         return render(request, "inbox/inbox.html#more-rows", context)
-    if _wants_fragment(request, "queue-nav"):  # the counts, refreshed after live events
-        return render(request, "inbox/inbox.html#queue-nav", context)
     if _wants_fragment(request, "conversation-list"):
         # The queue nav rides along out of band, so its highlight and counts follow the list.
         return render(request, "inbox/inbox.html#conversation-list", {**context, "oob_nav": True})

@@ -94,3 +94,12 @@ def test_the_likely_duplicates_list(client, manager):
     page = client.get("/customers/duplicates").content.decode()
     assert page.count(">Review merge<") == 15
     assert _queries(client, "/customers/duplicates") == few
+
+
+def test_the_counts_refresh_reads_no_list(agent_client):
+    _grow_list(3)
+    headers = {"HX-Request": "true", "HX-Target": "queue-nav"}
+    with CaptureQueriesContext(connection) as captured:
+        page = agent_client.get("/inbox/?queue=service", headers=headers).content.decode()
+    assert page.lstrip().startswith('<nav id="queue-nav"') and 'aria-current="page"' in page
+    assert not any("inbox_message" in query["sql"] for query in captured)  # the rows' influence subquery

@@ -101,7 +101,7 @@
     clearTimeout(navTimer);
     navTimer = setTimeout(() => {
       const section = list();
-      if (section) htmx.ajax("GET", listUrl(section) + "&nav=1", { target: "#queue-nav", swap: "outerHTML" });
+      if (section) htmx.ajax("GET", "/inbox/?queue=" + encodeURIComponent(section.dataset.queue), { target: "#queue-nav", swap: "outerHTML" });
     }, 1000);
   }
 
