@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from customers.models import Customer, CustomerRecord, Tier
-from customers.services import MAX_TAG_LENGTH, MAX_TAGS
+from customers.services import parse_tags
 from inbox.models import Event
 from socialcrm.db import update_rows
 
@@ -113,9 +113,10 @@ def parse_row(line: int, row: dict[str, str]) -> ImportRow:
         if parsed.lifetime_value < 0:
             raise Rejected("lifetime_value cannot be negative")
     if value["tags"]:
-        parsed.tags = _tags(value["tags"])
-        if len(parsed.tags) > MAX_TAGS:
-            raise Rejected(f"tags: more than {MAX_TAGS}")
+        try:
+            parsed.tags = parse_tags(value["tags"], separators=";|")
+        except ValueError as problem:
+            raise Rejected(f"tags: {problem}") from None
     if any(value[column] for column in RECORD_COLUMNS):
         parsed.record = _record(value)
     return parsed
@@ -143,17 +144,6 @@ def _money(text: str, column: str) -> Decimal:
     if abs(amount) > _MAX_MONEY:
         raise Rejected(f"{column} {text!r} is out of range")
     return amount.quantize(Decimal("0.01"))
-
-
-def _tags(text: str) -> list[str]:
-    tags: list[str] = []
-    for raw in re.split(r"[;|]", text):
-        tag = " ".join(raw.split())
-        if len(tag) > MAX_TAG_LENGTH:
-            raise Rejected(f"tag {tag[:20]!r}… is longer than {MAX_TAG_LENGTH} characters")
-        if tag and tag.casefold() not in {t.casefold() for t in tags}:
-            tags.append(tag)
-    return tags
 
 
 def _record(value: dict[str, str]) -> dict:

@@ -7,7 +7,7 @@ then only those conversations; managers and admins see every customer and everyt
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from itertools import groupby
 
 from django.db.models import Count, Q, QuerySet
@@ -16,7 +16,7 @@ from django.http import Http404
 
 from customers.models import Customer, CustomerRecord, Identity, Merge, NotDuplicate
 from inbox.models import Event, Message
-from inbox.selectors import conversations_visible_to
+from inbox.selectors import conversations_visible_to, from_micros, to_micros
 from socialcrm.db import parse_id
 from socialcrm.roles import is_supervisor
 
@@ -78,9 +78,6 @@ class TimelineEntry:
         return (self.at, self.kind, self.item.pk)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def customer_timeline(
     user, customer: Customer, *, before: str = "", limit: int = 30
 ) -> tuple[list[TimelineEntry], str]:
@@ -107,7 +104,7 @@ def customer_timeline(
         return entries, ""
     entries = entries[:limit]
     last = entries[-1]
-    return entries, f"{(last.at - _EPOCH) // timedelta(microseconds=1)}_{last.kind}_{last.item.pk}"
+    return entries, f"{to_micros(last.at)}_{last.kind}_{last.item.pk}"
 
 
 def _parse_cursor(cursor: str) -> tuple[datetime, str, int]:
@@ -115,7 +112,7 @@ def _parse_cursor(cursor: str) -> tuple[datetime, str, int]:
         micros, kind, pk = cursor.split("_")
         if kind not in ("message", "record"):
             raise ValueError(kind)
-        return _EPOCH + timedelta(microseconds=int(micros)), kind, int(pk)
+        return from_micros(int(micros)), kind, int(pk)
     except (ValueError, OverflowError) as problem:
         raise ValueError("That page link is broken; start again from the newest.") from problem
 
@@ -193,14 +190,14 @@ class DuplicatePair:
         return (self.first, self.second)
 
 
-def likely_duplicates(*, limit: int = 100) -> list[DuplicatePair]:
-    """Pairs of customers who are probably one person, strongest evidence first, for a person to review.
+def likely_duplicates(user, *, limit: int = 100) -> list[DuplicatePair]:
+    """Pairs of customers the user may see who are probably one person, strongest evidence first.
 
     Evidence: the same e-mail (any case); the same phone; the same handle on two networks; the same
     full name with similar handles. Merged customers and pairs marked "not the same person" are left out.
     A handful of grouped queries, whatever the number of customers.
     """
-    active = Customer.objects.filter(merged_into__isnull=True)
+    active = customers_visible_to(user).filter(merged_into__isnull=True)
     reasons: dict[tuple[int, int], list[str]] = {}
 
     def note(ids: list[int], reason: str) -> None:
@@ -213,7 +210,7 @@ def likely_duplicates(*, limit: int = 100) -> list[DuplicatePair]:
         note(ids, f"same e-mail {email}")
     for phone, ids in _groups(active.exclude(phone=""), "phone"):
         note(ids, f"same phone {phone}")
-    live_identities = Identity.objects.filter(customer__merged_into__isnull=True).exclude(handle="")
+    live_identities = Identity.objects.filter(customer__in=active).exclude(handle="")
     for handle, ids in _groups(live_identities.annotate(key=Lower("handle")), "key", field="customer_id"):
         note(ids, f"same handle {handle}")
     named = _groups(active.filter(name__contains=" ").annotate(key=Lower("name")), "key")

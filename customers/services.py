@@ -1,5 +1,6 @@
 """The verbs that change customers."""
 
+import re
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -135,15 +136,15 @@ def _refresh_profiles(identities: dict[str, Identity], latest: dict) -> None:
 MAX_TAGS, MAX_TAG_LENGTH = 30, 40
 
 
-def parse_tags(text: str) -> list[str]:
-    """Tags from what someone typed: comma-separated, trimmed, without repeats (ignoring case), in order.
+def parse_tags(text: str, *, separators: str = ",") -> list[str]:
+    """Tags from what someone typed: split on any of `separators`, trimmed, without repeats (ignoring case).
 
     Raises ValueError for too many or too long tags.
     """
     if "\x00" in text:
         raise ValueError("Tags cannot contain NUL characters.")
     tags: list[str] = []
-    for raw in text.split(","):
+    for raw in re.split(f"[{re.escape(separators)}]", text):
         tag = " ".join(raw.split())
         if not tag or tag.casefold() in {t.casefold() for t in tags}:
             continue
@@ -151,7 +152,7 @@ def parse_tags(text: str) -> list[str]:
             raise ValueError(f"A tag can be at most {MAX_TAG_LENGTH} characters: {tag[:MAX_TAG_LENGTH]}…")
         tags.append(tag)
     if len(tags) > MAX_TAGS:
-        raise ValueError(f"A customer can have at most {MAX_TAGS} tags.")
+        raise ValueError(f"{len(tags)} tags is more than {MAX_TAGS}, the most a customer can have.")
     return tags
 
 

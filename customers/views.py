@@ -203,7 +203,7 @@ def duplicates(request):
     """Pairs of customers who are probably one person, to merge or to mark as different people."""
     if not may_merge(request.user):
         raise PermissionDenied
-    return render(request, "customers/duplicates.html", {"pairs": likely_duplicates()})
+    return render(request, "customers/duplicates.html", {"pairs": likely_duplicates(request.user)})
 
 
 @require_POST

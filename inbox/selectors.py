@@ -202,7 +202,7 @@ def conversation_list(
         return rows, ""
     rows = rows[:limit]
     last = rows[-1]
-    key = [_micros(last.resolved_at)] if resolved else [last.priority, _micros(last.due)]
+    key = [to_micros(last.resolved_at)] if resolved else [last.priority, to_micros(last.due)]
     return rows, "_".join(str(part) for part in [*key, last.pk])
 
 
@@ -226,8 +226,13 @@ def conversation_rows(ids: list[int]) -> list[Conversation]:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _micros(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(microseconds=1)  # exact, unlike a float timestamp
+def to_micros(moment: datetime) -> int:
+    """A moment as whole microseconds since 1970, for page cursors: exact, unlike a float timestamp."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 def _after(cursor: str, *, resolved: bool) -> Q:
@@ -235,10 +240,10 @@ def _after(cursor: str, *, resolved: bool) -> Q:
         numbers = [int(part) for part in cursor.split("_")]
         if resolved:
             micros, pk = numbers
-            when = _EPOCH + timedelta(microseconds=micros)
+            when = from_micros(micros)
             return Q(resolved_at__lt=when) | Q(resolved_at=when, pk__lt=pk)
         priority, micros, pk = numbers
-        when = _EPOCH + timedelta(microseconds=micros)
+        when = from_micros(micros)
     except (ValueError, OverflowError) as problem:
         raise ValueError("That page link is broken; start again from the first page.") from problem
     return Q(priority__lt=priority) | Q(priority=priority, due__gt=when) | Q(priority=priority, due=when, pk__gt=pk)
