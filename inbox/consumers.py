@@ -9,6 +9,7 @@ the browser sends is ever used to pick a method or a group.
 import asyncio
 import json
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -75,6 +76,19 @@ class InboxConsumer(AsyncWebsocketConsumer):
         shown = await database_sync_to_async(presence.note)(self.user, conversation_id, kind)
         if shown:  # a conversation the user may see; silently nothing otherwise (its existence is private)
             self.viewing = None if kind == "left" else conversation_id
+
+    async def dispatch(self, message):
+        """Channels' dispatch, without its per-message hop to the sync thread to close old connections.
+
+        Channels runs close_old_connections in Django's one thread-sensitive worker thread before every
+        message, which under a storm queues each socket's every event behind the web requests' database
+        work. Handlers here that touch the database do so through database_sync_to_async, which closes
+        old connections itself; the live_* handlers never touch it.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # Messages from the channel layer (only ever sent by the server).
 

@@ -1,11 +1,14 @@
 """The live socket: who may connect, who hears what, what a browser may send, and revocation."""
 
+import asyncio
 import json
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
@@ -160,6 +163,24 @@ def test_sequence_numbers_run_per_stream_without_gaps(people):
         messages = (await heard(sockets))["sam"]
         seqs = [int(seq) for message in messages for seq in re.findall(r'data-seq="(\d+)"', message)]
         assert len(seqs) == 3 and seqs == list(range(seqs[0], seqs[0] + 3))
+        await close_all(sockets)
+
+    run(scenario)
+
+
+def test_events_reach_the_socket_while_web_requests_hold_the_sync_thread(people):
+    """Under a storm Django's one sync thread is busy with requests; pushing an event must not wait for it."""
+    sessions = {"sam": session_of(people["sam"])}
+    queue_id = Queue.objects.get(slug="service").pk
+
+    async def scenario():
+        sockets = await connected(sessions)
+        busy = asyncio.ensure_future(sync(time.sleep)(2))  # a slow request in the thread-sensitive worker
+        await asyncio.sleep(0.05)
+        await get_channel_layer().group_send(live.queue_group(queue_id), {"type": "live.event", "html": "<p>now</p>"})
+        assert await sockets["sam"].receive_from(timeout=1) == "<p>now</p>"
+        assert not busy.done()
+        await busy
         await close_all(sockets)
 
     run(scenario)
