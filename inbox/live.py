@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import logging
 import threading
+from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -35,12 +36,15 @@ log = logging.getLogger(__name__)
 ALL = "live.all"
 
 
+QUEUE, USER = "live.queue.", "live.user."
+
+
 def queue_group(queue_id: int) -> str:
-    return f"live.queue.{queue_id}"
+    return f"{QUEUE}{queue_id}"
 
 
 def user_group(user_id: int) -> str:
-    return f"live.user.{user_id}"
+    return f"{USER}{user_id}"
 
 
 def session_group(session_key: str) -> str:
@@ -97,29 +101,72 @@ def _flush() -> None:
 
 
 def publish(conversation_ids: Iterable[int], *, before: dict[int, set[str]] | None = None) -> int:
-    """Render and send the current state of these conversations; returns the number of messages sent."""
+    """Render and send the current state of these conversations, and their queues' counts.
+
+    Each group gets one message holding all its events (rows, "gone"s, counts), each event with
+    the group's next sequence number. Returns the number of events sent.
+    """
     from inbox.selectors import conversation_rows
 
     before = before or {}
-    sends = []
-    for row in conversation_rows(list(conversation_ids)):
+    events: dict[str, list[str]] = defaultdict(list)
+    rows = conversation_rows(list(conversation_ids))
+    for row in rows:
         context = {"row": row, "current": {"queue": row.queue}, "status_filter": "active"}
         html = render_to_string("inbox/inbox.html#conversation-row", context)
         now_groups = groups_for_conversation(row)
-        sends += [(group, _meta(group, "row", row, sort_key(row)) + html) for group in sorted(now_groups)]
-        sends += [(group, _meta(group, "gone", row)) for group in sorted(before.get(row.pk, set()) - now_groups)]
+        for group in sorted(now_groups):
+            events[group].append(_meta(group, "row", row, sort_key(row)) + html)
+        for group in sorted(before.get(row.pk, set()) - now_groups):
+            events[group].append(_meta(group, "gone", row))
+    _add_counts(events, rows, set().union(*before.values()) if before else set())
+    sends = [(group, {"type": "live.event", "html": "".join(parts)}) for group, parts in events.items()]
     try:  # all in one go: one event loop and one connection for the batch, not one per message
-        _group_send_all(get_channel_layer(), [(group, {"type": "live.event", "html": html}) for group, html in sends])
+        _group_send_all(get_channel_layer(), sends)
     except Exception:  # the change is committed; a lost event is caught up by the browser's gap check
-        log.exception("live events for %d conversations failed", len(sends))
+        log.exception("live events for %d conversations failed", len(rows))
         return 0
-    return len(sends)
+    return sum(len(parts) for parts in events.values())
+
+
+def _add_counts(events: dict[str, list[str]], rows: list[Conversation], before: set[str]) -> None:
+    """The counts the queue list shows, for every queue and assignee these changes touched.
+
+    Everyone's counts (new, open, overdue) go to the queue's stream and to supervisors; each
+    assignee's "mine" goes to their own stream.
+    """
+    from inbox.selectors import COUNT_TITLES, mine_counts, queue_counts
+
+    queue_ids = {row.queue_id for row in rows if row.queue_id} | _ids(before, QUEUE)
+    user_ids = {row.assignee_id for row in rows if row.assignee_id} | _ids(before, USER)
+    if not queue_ids:
+        return
+    slugs = {}
+    for summary in queue_counts(queue_ids):
+        slugs[summary.queue.pk] = summary.queue.slug
+        html = _counts_html(summary.queue.slug, summary.counts())
+        for group in (ALL, queue_group(summary.queue.pk)):
+            events[group].append(_envelope(group, "counts") + html)
+    for (user_id, queue_id), mine in mine_counts(user_ids, set(slugs)).items():
+        group = user_group(user_id)
+        events[group].append(
+            _envelope(group, "counts") + _counts_html(slugs[queue_id], [("mine", COUNT_TITLES["mine"], mine)])
+        )
+
+
+def _counts_html(slug: str, counts: list[tuple[str, str, int]]) -> str:
+    return render_to_string("inbox/inbox.html#queue-counts", {"slug": slug, "counts": counts})
+
+
+def _ids(groups: set[str], prefix: str) -> set[int]:
+    """The ids in group names of one kind (``live.queue.7`` -> 7)."""
+    return {int(group.removeprefix(prefix)) for group in groups if group.startswith(prefix)}
 
 
 def notify_user(user_id: int, kind: str, html: str) -> int:
     """A personal event (an @mention) for one person's browsers."""
     group = user_group(user_id)
-    return _send(get_channel_layer(), group, f'<template data-live="{kind}" {_seq_attrs(group)}></template>' + html)
+    return _send(get_channel_layer(), group, _envelope(group, kind) + html)
 
 
 def control(group: str, action: str) -> None:
@@ -155,6 +202,10 @@ def sort_key(row: Conversation) -> str:
 
 def _seq_attrs(group: str) -> str:
     return f'data-stream="{escape(group)}" data-seq="{next_seq(group)}"'
+
+
+def _envelope(group: str, kind: str) -> str:
+    return f'<template data-live="{kind}" {_seq_attrs(group)}></template>'
 
 
 def _meta(group: str, kind: str, row: Conversation, sort: str = "") -> str:

@@ -61,17 +61,49 @@ def access_message(user, message_id) -> Message:
     return Message.objects.select_related("conversation", "channel").get(pk=message_id)
 
 
+COUNT_TITLES = {"new": "New", "open": "Open", "mine": "Assigned to me", "overdue": "Overdue"}
+
+
 @dataclass(frozen=True)
 class QueueSummary:
     queue: Queue
     new: int
     open: int
-    mine: int
+    mine: int | None  # None where the counts are everyone's (a live event to a whole queue)
     overdue: int
+
+    def counts(self) -> list[tuple[str, str, int]]:
+        """(kind, title, value) for each count there is, in the order the queue list shows them."""
+        values = {"new": self.new, "open": self.open, "mine": self.mine, "overdue": self.overdue}
+        return [(kind, title, values[kind]) for kind, title in COUNT_TITLES.items() if values[kind] is not None]
 
 
 def queue_summaries(user) -> list[QueueSummary]:
-    """Each visible queue with its counts of new, open, mine and overdue conversations: one query.
+    """Each visible queue with its counts of new, open, mine and overdue conversations: one query."""
+    queues = _counted(queues_visible_to(user), mine=Count("active", filter=Q(active__assignee=user)))
+    return [QueueSummary(q, q.new_count, q.open_count, q.mine_count, q.overdue_count) for q in queues]
+
+
+def queue_counts(queue_ids) -> list[QueueSummary]:
+    """The everyone's counts (new, open, overdue) of these active queues, for live events: one query."""
+    queues = _counted(Queue.objects.filter(pk__in=queue_ids, is_active=True))
+    return [QueueSummary(q, q.new_count, q.open_count, None, q.overdue_count) for q in queues]
+
+
+def mine_counts(user_ids, queue_ids) -> dict[tuple[int, int], int]:
+    """{(user id, queue id): active conversations assigned to them there}, zeros included: one query."""
+    found = (
+        Conversation.objects.filter(status__in=ACTIVE_STATUSES, assignee_id__in=user_ids, queue_id__in=queue_ids)
+        .values_list("assignee_id", "queue_id")
+        .annotate(n=Count("pk"))
+    )
+    counts = dict.fromkeys(((user, queue) for user in user_ids for queue in queue_ids), 0)
+    counts.update({(user, queue): n for user, queue, n in found})
+    return counts
+
+
+def _counted(queues: QuerySet, **extra) -> QuerySet:
+    """Queues annotated with new_count, open_count and overdue_count (and `extra` as <name>_count).
 
     Only active conversations are joined (an index holds just those), so the resolved history,
     however long, costs nothing here.
@@ -80,17 +112,14 @@ def queue_summaries(user) -> list[QueueSummary]:
     overdue = Q(active__first_response_at__isnull=True, active__first_response_due_at__lt=now) | Q(
         active__resolution_due_at__lt=now
     )
-    queues = (
-        queues_visible_to(user)
-        .annotate(active=FilteredRelation("conversations", condition=Q(conversations__status__in=ACTIVE_STATUSES)))
-        .annotate(
-            new_count=Count("active", filter=Q(active__status=Status.NEW)),
-            open_count=Count("active", filter=Q(active__status=Status.OPEN)),
-            mine_count=Count("active", filter=Q(active__assignee=user)),
-            overdue_count=Count("active", filter=overdue),
-        )
+    return queues.annotate(
+        active=FilteredRelation("conversations", condition=Q(conversations__status__in=ACTIVE_STATUSES))
+    ).annotate(
+        new_count=Count("active", filter=Q(active__status=Status.NEW)),
+        open_count=Count("active", filter=Q(active__status=Status.OPEN)),
+        overdue_count=Count("active", filter=overdue),
+        **{f"{name}_count": value for name, value in extra.items()},
     )
-    return [QueueSummary(q, q.new_count, q.open_count, q.mine_count, q.overdue_count) for q in queues]
 
 
 # The list's status tabs: what each shows.

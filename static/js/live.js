@@ -57,6 +57,7 @@
     if (meta.dataset.stream) checkSequence(meta.dataset.stream, Number(meta.dataset.seq));
     if (kind === "row") return placeRow(meta, body.querySelector("li.row"));
     if (kind === "gone") return removeRow(meta.dataset.conversation, true);
+    if (kind === "counts") return showCounts(body);
     if (kind === "presence") return showPresence(meta.dataset.conversation, body.querySelectorAll("li"));
     if (kind === "mention") return attention(body.querySelector("p")?.textContent || "", true);
   }
@@ -85,6 +86,7 @@
       const section = list();
       if (!section) return;
       htmx.ajax("GET", listUrl(section), { target: "#conversation-list", swap: "outerHTML" });
+      htmx.ajax("GET", "/inbox/?queue=" + encodeURIComponent(section.dataset.queue), { target: "#queue-nav", swap: "outerHTML" });
       refreshPane(false);
     }, 150);
   }
@@ -96,13 +98,9 @@
     return "/inbox/?" + params;
   }
 
-  let navTimer = null;
-  function refreshCounts() {
-    clearTimeout(navTimer);
-    navTimer = setTimeout(() => {
-      const section = list();
-      if (section) htmx.ajax("GET", "/inbox/?queue=" + encodeURIComponent(section.dataset.queue), { target: "#queue-nav", swap: "outerHTML" });
-    }, 1000);
+  // The queue list's counts, pushed by the server (everyone's to the queue, "mine" to me): swapped by id.
+  function showCounts(body) {
+    for (const count of body.querySelectorAll("[id^='count-']")) document.getElementById(count.id)?.replaceWith(count);
   }
 
   // --- Rows where a reload would put them ---
@@ -142,7 +140,6 @@
     const id = meta.dataset.conversation;
     const existing = document.getElementById("conversation-" + id);
     if (paneId() === id) refreshPane(true);
-    refreshCounts();
     if (!section || !li) return;
     if (!matches(meta, section)) {
       if (existing) existing.remove();
@@ -168,7 +165,6 @@
   function removeRow(id, gone) {
     document.getElementById("conversation-" + id)?.remove();
     if (gone && paneId() === id) refreshPane(false);
-    refreshCounts();
   }
 
   // The open conversation changed: redraw it, unless the agent is writing in it (then say so).

@@ -75,6 +75,14 @@ def kinds(messages: list[str]) -> list[str]:
     return [kind for message in messages for kind in re.findall(r'data-live="([a-z]+)"', message)]
 
 
+def counts(messages: list[str]) -> dict[str, int]:
+    """The queue-list counts pushed, by element id (count-<queue>-<kind>), the last value of each."""
+    return {name: int(value) for message in messages for name, value in COUNT.findall(message)}
+
+
+COUNT = re.compile(r'<span id="(count-[a-z-]+)"[^>]*>(\d+)<')
+
+
 async def close_all(sockets):
     for communicator in sockets.values():
         await communicator.disconnect()
@@ -118,20 +126,36 @@ def test_each_event_reaches_exactly_those_who_may_see_it(people):
         await sync(triage_messages)(message_ids=message_ids)  # triage publishes the new row
         got = await heard(sockets)
         assert {name: kinds(messages) for name, messages in got.items()} == {
-            "sam": ["row"],
+            "sam": ["row", "counts"],
             "pia": [],
-            "maria": ["row"],
+            "maria": ["row", "counts"],
         }
         assert "Router dead" in got["sam"][0]
+        assert (
+            counts(got["sam"])
+            == counts(got["maria"])
+            == {
+                "count-service-new": 1,
+                "count-service-open": 0,
+                "count-service-overdue": 0,
+            }
+        )
 
         await sync(assign_conversation)(conversation=conversation, agent=sam, by=sam)
         await sync(change_status)(conversation=conversation, status="resolved", by=sam)
         got = await heard(sockets)
         assert {name: set(kinds(messages)) for name, messages in got.items()} == {
-            "sam": {"row"},
+            "sam": {"row", "counts"},
             "pia": set(),
-            "maria": {"row"},
+            "maria": {"row", "counts"},
         }
+        assert counts(got["sam"]) == {
+            "count-service-new": 0,
+            "count-service-open": 0,
+            "count-service-overdue": 0,
+            "count-service-mine": 0,  # Sam's own, assigned then resolved
+        }
+        assert "count-service-mine" not in counts(got["maria"])  # Sam's "mine" is Sam's alone
 
         # Moved to PR (and no longer Sam's): PR hears it now; Sam is told only that it is gone.
         await sync(change_status)(conversation=conversation, status="open", by=sam)
@@ -139,8 +163,11 @@ def test_each_event_reaches_exactly_those_who_may_see_it(people):
         await heard(sockets)
         await sync(change_queue)(conversation=conversation, queue=pr, by=sam)
         got = await heard(sockets)
-        assert kinds(got["sam"]) == ["gone"] and "Router dead" not in got["sam"][0]
-        assert kinds(got["pia"]) == ["row"] and kinds(got["maria"]) == ["row"]
+        assert kinds(got["sam"]) == ["gone", "counts"] and "Router dead" not in got["sam"][0]
+        assert kinds(got["pia"]) == ["row", "counts"] and kinds(got["maria"]) == ["row", "counts", "counts"]
+        assert counts(got["sam"]) == {"count-service-new": 0, "count-service-open": 0, "count-service-overdue": 0}
+        assert counts(got["pia"]) == {"count-pr-new": 0, "count-pr-open": 1, "count-pr-overdue": 0}
+        assert set(counts(got["maria"])) == set(counts(got["sam"])) | set(counts(got["pia"]))
 
         # A mention reaches only the colleague named.
         await sync(add_note)(conversation=conversation, author=maria, text="@pia have a look")
@@ -162,7 +189,7 @@ def test_sequence_numbers_run_per_stream_without_gaps(people):
             await sync(live.publish)([conversation.pk])
         messages = (await heard(sockets))["sam"]
         seqs = [int(seq) for message in messages for seq in re.findall(r'data-seq="(\d+)"', message)]
-        assert len(seqs) == 3 and seqs == list(range(seqs[0], seqs[0] + 3))
+        assert len(seqs) == 6 and seqs == list(range(seqs[0], seqs[0] + 6))  # a row and the counts, three times
         await close_all(sockets)
 
     run(scenario)
@@ -292,7 +319,7 @@ def test_a_reply_delivered_later_updates_the_row(people):
     async def scenario():
         sockets = await connected(sessions)
         await sync(deliver)(message_id=reply.pk)
-        assert kinds((await heard(sockets))["sam"]) == ["row"]
+        assert kinds((await heard(sockets))["sam"]) == ["row", "counts"]
         await close_all(sockets)
 
     run(scenario)
