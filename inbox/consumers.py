@@ -49,7 +49,7 @@ class InboxConsumer(AsyncWebsocketConsumer):
         if hasattr(self, "session_group"):
             await self.channel_layer.group_discard(self.session_group, self.channel_name)
         if getattr(self, "viewing", None):
-            await database_sync_to_async(presence.leave)(self.user, self.viewing)
+            await self._note(self.viewing, "left")
 
     async def receive(self, text_data=None, bytes_data=None):
         if bytes_data is not None:
@@ -72,10 +72,19 @@ class InboxConsumer(AsyncWebsocketConsumer):
             await self.close(code=INVALID_PAYLOAD)
             return
         if kind == "viewing" and getattr(self, "viewing", None) not in (None, conversation_id):
-            await database_sync_to_async(presence.leave)(self.user, self.viewing)
-        shown = await database_sync_to_async(presence.note)(self.user, conversation_id, kind)
-        if shown:  # a conversation the user may see; silently nothing otherwise (its existence is private)
+            await self._note(self.viewing, "left")
+        if await self._note(conversation_id, kind):  # silently nothing otherwise (its existence is private)
             self.viewing = None if kind == "left" else conversation_id
+
+    async def _note(self, conversation_id: int, activity: str) -> bool:
+        """Record presence and tell colleagues; False if the user may not see the conversation."""
+        told = await database_sync_to_async(presence.note)(self.user, conversation_id, activity)
+        if told is None:
+            return False
+        groups, html = told
+        for group in groups:
+            await self.channel_layer.group_send(group, {"type": "live.event", "html": html})
+        return True
 
     async def dispatch(self, message):
         """Channels' dispatch, without its per-message hop to the sync thread to close old connections.

@@ -8,22 +8,28 @@ ghost. Colleagues' browsers get the names with the time each expires and hide th
 
 import time
 
-from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.utils.html import escape
+
+from inbox.live import groups_for_conversation
 
 ACTIVITIES = frozenset({"viewing", "typing", "left"})
 VIEW_SECONDS = 45
 TYPING_SECONDS = 6
 
 
-def note(user, conversation_id: int, activity: str) -> bool:
-    """Record what the user is doing on the conversation; False (and nothing recorded) if they may not see it."""
+def note(user, conversation_id: int, activity: str) -> tuple[list[str], str] | None:
+    """Record what the user is doing on the conversation; None (and nothing recorded) if they may not see it.
+
+    Otherwise what to tell whom: the groups (none if what colleagues see did not change) and the
+    fragment. The caller sends it, from async code: a sync thread must never wait on the event loop
+    (at shutdown, the loop stops before a closing socket's last word is out).
+    """
     from inbox.selectors import conversations_visible_to
 
     conversation = conversations_visible_to(user).select_related("queue").filter(pk=conversation_id).first()
     if conversation is None:
-        return False
+        return None
     key, now = _key(conversation_id), time.time()
     people = _alive(cache.get(key, {}), now)
     before = _shown(people)
@@ -35,13 +41,9 @@ def note(user, conversation_id: int, activity: str) -> bool:
         if activity == "typing":
             entry["typing"] = now + TYPING_SECONDS
     cache.set(key, people, timeout=VIEW_SECONDS)
-    if _shown(people) != before or activity == "typing":
-        _broadcast(conversation, people)
-    return True
-
-
-def leave(user, conversation_id: int) -> None:
-    note(user, conversation_id, "left")
+    if _shown(people) == before and activity != "typing":
+        return [], ""
+    return sorted(groups_for_conversation(conversation)), fragment(conversation_id, people)
 
 
 def others(conversation_id: int, user) -> list[dict]:
@@ -60,15 +62,6 @@ def fragment(conversation_id: int, people: dict) -> str:
         for pk, person in sorted(people.items())
     )
     return f'<template data-live="presence" data-conversation="{conversation_id}"></template><ul>{items}</ul>'
-
-
-def _broadcast(conversation, people: dict) -> None:
-    from inbox.live import _group_send, groups_for_conversation
-
-    html = fragment(conversation.pk, people)
-    layer = get_channel_layer()
-    for group in sorted(groups_for_conversation(conversation)):
-        _group_send(layer, group, {"type": "live.event", "html": html})
 
 
 def _key(conversation_id: int) -> str:

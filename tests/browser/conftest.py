@@ -109,4 +109,9 @@ def asgi_server(transactional_db):
     yield f"http://127.0.0.1:{port}"
     for process in (server, worker):
         process.terminate()
-        process.wait(timeout=20)
+    for process in (server, worker):
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # a shutdown that hangs is a bug to see, but not to leave running
+            process.kill()
+            raise

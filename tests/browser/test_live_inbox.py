@@ -9,7 +9,7 @@ from django.test import Client
 
 from inbox.channels import issue_token
 from inbox.models import Channel
-from inbox.services import assign_conversation
+from inbox.services import add_note, assign_conversation, change_status
 from tests.factories import ensure_migrated_data, make_conversation, make_customer, make_user
 from triage.models import Queue
 
@@ -38,20 +38,40 @@ def counts(page) -> dict[str, str]:
     return dict(page.eval_on_selector_all("#queue-nav .count[id]", "items => items.map(c => [c.id, c.textContent])"))
 
 
-def test_a_mention_arrives_and_a_colleagues_assignment_shows_without_a_reload(browser, live_inbox):
-    base = live_inbox["base"]
-    context = browser.new_context(base_url=base, viewport={"width": 1400, "height": 860})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    # Signed in through a session made here (this process hashes passwords differently from the server).
-    client = Client()
-    client.force_login(live_inbox["sam"])
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
-    page.goto("/inbox/")
+@pytest.fixture
+def signed_in(browser, live_inbox):
+    """signed_in(user): a page in a browser context of its own, signed in as `user`; closed after the test."""
+    contexts = []
+
+    def sign_in(user):
+        context = browser.new_context(base_url=live_inbox["base"], viewport={"width": 1400, "height": 860})
+        contexts.append(context)
+        client = Client()  # a session made here: the server hashes passwords differently from this process
+        client.force_login(user)
+        context.add_cookies(
+            [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_inbox["base"]}]
+        )
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.errors = []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        return page
+
+    yield sign_in
+    for context in contexts:
+        context.close()
+
+
+def open_live(page, url):
+    page.goto(url)
     page.wait_for_function("document.body.dataset.live === 'connected'")
     page.evaluate("window.notReloaded = true")
+
+
+def test_a_mention_arrives_and_a_colleagues_assignment_shows_without_a_reload(signed_in, live_inbox):
+    base = live_inbox["base"]
+    page = signed_in(live_inbox["sam"])
+    open_live(page, "/inbox/")
 
     response = httpx.post(
         f"{base}/api/v1/channels/hook/mentions",
@@ -76,10 +96,55 @@ def test_a_mention_arrives_and_a_colleagues_assignment_shows_without_a_reload(br
 
     # The page the events built lists what a fresh load lists, in the same order, with the same counts.
     live_rows = rows(page)
-    fresh = context.new_page()
+    fresh = page.context.new_page()
     fresh.goto("/inbox/?queue=service")
     assert rows(fresh) == live_rows and len(live_rows) == 2
     assert counts(page) == counts(fresh)
     assert counts(fresh)["count-service-new"].startswith("1")  # the mention; Dana's, taken by Tom, is open
-    context.close()
-    assert not errors, errors
+    assert not page.errors, page.errors
+
+
+def test_the_mine_tab_follows_a_colleagues_assignment_and_resolution(signed_in, live_inbox):
+    sam, tom, existing = live_inbox["sam"], live_inbox["tom"], live_inbox["existing"]
+    page = signed_in(sam)
+    open_live(page, "/inbox/?queue=service&status=mine")
+    assert rows(page) == []
+
+    assign_conversation(conversation=existing, agent=sam, by=tom)  # Tom hands Dana's conversation to Sam
+    page.locator(f"#conversation-{existing.pk}").wait_for()
+    page.locator("#count-service-mine", has_text="1").wait_for()
+    fresh = signed_in(sam)
+    fresh.goto("/inbox/?queue=service&status=mine")
+    assert rows(page) == rows(fresh) == [f"conversation-{existing.pk}"]
+    assert counts(page) == counts(fresh)
+
+    change_status(conversation=existing, status="resolved", by=tom)
+    page.locator(f"#conversation-{existing.pk}").wait_for(state="detached")
+    page.locator("#count-service-mine", has_text="0").wait_for()
+    fresh.goto("/inbox/?queue=service&status=mine")
+    assert rows(page) == rows(fresh) == []
+    assert counts(page) == counts(fresh)
+    assert page.evaluate("window.notReloaded") is True
+    assert not page.errors, page.errors
+
+
+def test_colleagues_on_the_same_conversation_see_each_other_and_each_others_work(signed_in, live_inbox):
+    sam, tom, existing = live_inbox["sam"], live_inbox["tom"], live_inbox["existing"]
+    url = f"/inbox/conversations/{existing.pk}/?queue=service"
+    sams, toms = signed_in(sam), signed_in(tom)
+    open_live(sams, url)
+    open_live(toms, url)
+    presence = sams.locator(f"#presence-{existing.pk}")
+    presence.filter(has_text="tom is viewing").wait_for()
+    sams.locator(f"[data-presence='{existing.pk}']", has_text="tom").wait_for()  # on the list row too
+
+    toms.locator("#conversation-pane textarea[name=text]").first.press_sequentially("Hello Dana")
+    presence.filter(has_text="tom is typing a reply").wait_for()
+
+    add_note(conversation=existing, author=tom, text="Checked the line: fault on the exchange")
+    sams.locator("#conversation-pane", has_text="fault on the exchange").wait_for()  # Sam wasn't writing
+
+    toms.context.close()  # Tom's browser goes away: his socket's last word takes him off
+    sams.locator(f"#presence-{existing.pk}:not(:has-text('tom'))").wait_for()
+    assert sams.evaluate("window.notReloaded") is True
+    assert not sams.errors, sams.errors
