@@ -8,6 +8,7 @@
   let viewing = null;
   let lastTyping = 0;
   let unread = 0;
+  const alerted = new Set(); // conversations already announced, so an update does not ring again
   const baseTitle = document.title.replace(/^\(\d+\) /, "");
   const presence = {}; // conversation id -> [{user, name, until, typingUntil}]
   const me = () => document.body.dataset.user || "";
@@ -140,6 +141,10 @@
     const id = meta.dataset.conversation;
     const existing = document.getElementById("conversation-" + id);
     if (paneId() === id) refreshPane(true);
+    if (li && !existing && !alerted.has(id) && Number(meta.dataset.priority) >= 2 && meta.dataset.status === "new") {
+      alerted.add(id); // an urgent arrival in my queues, whatever tab or filter this page shows
+      attention(`${li.querySelector(".customer-name")?.textContent}: ${li.querySelector(".snippet")?.textContent}`);
+    }
     if (!section || !li) return;
     if (!matches(meta, section)) {
       if (existing) existing.remove();
@@ -151,8 +156,6 @@
     if (existing) {
       if (existing.classList.contains("selected")) li.classList.add("selected");
       existing.remove();
-    } else if (Number(meta.dataset.priority) >= 2 && meta.dataset.status === "new") {
-      attention(`${li.querySelector(".customer-name")?.textContent}: ${li.querySelector(".snippet")?.textContent}`);
     }
     const resolvedTab = section.dataset.status === "resolved";
     const after = [...rows.querySelectorAll(":scope > li.row")].find((row) => comesBefore(li, row, resolvedTab));
@@ -230,11 +233,12 @@
   // --- Attention: title badge, notification, sound ---
 
   function attention(text, mention = false) {
-    if (document.hidden || !document.hasFocus()) {
+    const away = document.hidden || !document.hasFocus(); // another tab or another application
+    if (away) {
       unread += 1;
       document.title = `(${unread}) ${baseTitle}`;
     }
-    if ("Notification" in window && Notification.permission === "granted" && (document.hidden || mention)) {
+    if ("Notification" in window && Notification.permission === "granted" && (away || mention)) {
       new Notification(mention ? "You were mentioned" : "Urgent conversation", { body: text.slice(0, 140) });
     }
     if (localStorage.getItem("socialcrm-sound") !== "off") beep();

@@ -7,6 +7,7 @@ import httpx
 import pytest
 from django.test import Client
 
+from inbox import live
 from inbox.channels import issue_token
 from inbox.models import Channel
 from inbox.services import add_note, assign_conversation, change_status
@@ -148,3 +149,43 @@ def test_colleagues_on_the_same_conversation_see_each_other_and_each_others_work
     sams.locator(f"#presence-{existing.pk}:not(:has-text('tom'))").wait_for()
     assert sams.evaluate("window.notReloaded") is True
     assert not sams.errors, sams.errors
+
+
+# The window is in the background, notifications were allowed, and the sound is counted, not played.
+BACKGROUND_TAB = """
+document.hasFocus = () => false;
+window.notified = [];
+window.Notification = class { constructor(title, options) { window.notified.push([title, options.body]); } };
+window.Notification.permission = "granted";
+window.beeps = 0;
+window.AudioContext = class {
+  constructor() { this.currentTime = 0; this.destination = {}; }
+  createOscillator() { return { frequency: {}, connect: (node) => node, start() { window.beeps += 1; }, stop() {} }; }
+  createGain() { return { gain: {}, connect: (node) => node }; }
+};
+"""
+
+
+def test_urgent_arrivals_and_mentions_get_attention_whatever_the_page_shows(signed_in, live_inbox):
+    sam, tom = live_inbox["sam"], live_inbox["tom"]
+    page = signed_in(sam)
+    page.add_init_script(BACKGROUND_TAB)
+    open_live(page, "/inbox/?queue=service&status=resolved")  # urgent arrivals are not on this tab
+
+    urgent = make_conversation("service", text="Outage across Leeds", priority=3, customer=make_customer("Ola"))
+    live.publish([urgent.pk])
+    page.wait_for_function("document.title === '(1) Inbox · socialcrm'")
+    assert page.evaluate("window.notified") == [["Urgent conversation", "Ola: Outage across Leeds"]]
+    assert page.evaluate("window.beeps") == 1
+
+    live.publish([urgent.pk])  # the same conversation changing again does not ring again
+    normal = make_conversation("service", text="When do you open?", priority=1)
+    live.publish([normal.pk])  # nor does an ordinary arrival
+    page.locator("#sound-toggle").uncheck()  # and the agent turns the sound off
+    add_note(conversation=urgent, author=tom, text="@sam can you call Ola?")
+    page.wait_for_function("document.title === '(2) Inbox · socialcrm'")
+    assert page.evaluate("window.notified")[1][0] == "You were mentioned"
+    assert page.evaluate("window.beeps") == 1
+    page.reload()
+    assert page.locator("#sound-toggle").is_checked() is False  # remembered
+    assert not page.errors, page.errors
