@@ -32,9 +32,15 @@
     status("connected", "● Live");
     announceViewing();
   });
-  document.addEventListener("htmx:wsClose", () => {
+  const RETRIED = [1006, 1011, 1012, 1013]; // the extension reconnects after these by itself
+  document.addEventListener("htmx:wsClose", (event) => {
     socket = null;
+    const code = event.detail.event.code;
+    if (code === 4401 || code === 4403) return status("signed-out", "○ Signed out: reload the page to sign in again");
     status("reconnecting", "○ Reconnecting…");
+    if (!RETRIED.includes(code) && document.contains(event.target)) {
+      setTimeout(() => event.detail.socketWrapper.reconnect(), 500 + Math.random() * 2500); // jittered
+    }
   });
 
   document.addEventListener("htmx:wsBeforeMessage", (event) => {

@@ -189,3 +189,52 @@ def test_urgent_arrivals_and_mentions_get_attention_whatever_the_page_shows(sign
     page.reload()
     assert page.locator("#sound-toggle").is_checked() is False  # remembered
     assert not page.errors, page.errors
+
+
+KEEP_SOCKETS = """
+window.sockets = [];
+const Native = WebSocket;
+window.WebSocket = class extends Native { constructor(...args) { super(...args); window.sockets.push(this); } };
+"""
+
+
+def test_a_lost_event_or_a_dropped_socket_is_caught_up(signed_in, live_inbox):
+    """The channel layer may drop an event, and a socket may drop: either way the page catches up."""
+    page = signed_in(live_inbox["sam"])
+    page.add_init_script(
+        "window.sockets = []; const Native = WebSocket; "
+        "window.WebSocket = class extends Native { constructor(...a) { super(...a); sockets.push(this); } };"
+    )
+    open_live(page, "/inbox/?queue=service")
+    service = live_inbox["existing"].queue
+
+    make_conversation("service", text="Lost on the way", customer=make_customer("Lou"))
+    live.next_seq(live.queue_group(service.pk))  # its event was numbered, then dropped by the layer
+    later = make_conversation("service", text="Arrived after", customer=make_customer("Al"))
+    live.publish([later.pk])  # the next event shows the gap
+    page.locator("#conversation-list", has_text="Lost on the way").wait_for()
+
+    page.evaluate("window.sockets.at(-1).close(4000)")  # the socket drops (a proxy, a network change)
+    page.locator("#live-status", has_text="Reconnecting").wait_for()
+    missed = make_conversation("service", text="Sent while away", customer=make_customer("Mo"))
+    live.publish([missed.pk])
+    page.locator("#live-status", has_text="Live").wait_for()
+    page.locator("#conversation-list", has_text="Sent while away").wait_for()  # the hello showed the miss
+
+    fresh = signed_in(live_inbox["sam"])
+    fresh.goto("/inbox/?queue=service")
+    assert rows(page) == rows(fresh) and len(rows(page)) == 4
+    assert counts(page) == counts(fresh)
+    assert page.evaluate("window.notReloaded") is True
+    assert not page.errors, page.errors
+
+
+def test_a_new_password_ends_the_live_inbox_and_says_so(signed_in, live_inbox):
+    sam = live_inbox["sam"]
+    page = signed_in(sam)
+    open_live(page, "/inbox/")
+    sam.set_password("a new password, elsewhere")
+    sam.save()
+    page.locator("#live-status", has_text="Signed out").wait_for()
+    page.wait_for_timeout(4000)  # and it does not try again with the old session
+    assert page.evaluate("document.body.dataset.live") == "signed-out"
