@@ -6,7 +6,6 @@ types; anything else (binary, oversized, not JSON, an unknown type) closes the s
 the browser sends is ever used to pick a method or a group.
 """
 
-import asyncio
 import json
 
 from channels.consumer import get_handler_name
@@ -17,7 +16,6 @@ from inbox import live, presence
 from socialcrm.db import parse_id
 
 MAX_FRAME = 2048  # characters; a presence message is under 100
-COALESCE_SECONDS = 0.02  # events within this long share a frame
 # Close codes (RFC 6455, and 4000-4999 for the application).
 UNSUPPORTED_DATA, TOO_BIG, INVALID_PAYLOAD = 1003, 1009, 1007
 NOT_SIGNED_IN, UNKNOWN_MESSAGE, SIGNED_OUT = 4401, 4400, 4403
@@ -25,7 +23,6 @@ NOT_SIGNED_IN, UNKNOWN_MESSAGE, SIGNED_OUT = 4401, 4400, 4403
 
 class InboxConsumer(AsyncWebsocketConsumer):
     groups = []  # never the class-level auto-join: every group is chosen in connect
-    outbox = None  # events waiting for the next frame
 
     async def connect(self):
         user = self.scope.get("user")
@@ -102,16 +99,8 @@ class InboxConsumer(AsyncWebsocketConsumer):
     # Messages from the channel layer (only ever sent by the server).
 
     async def live_event(self, event):
-        """Events close together go out as one frame: under a storm, frames are what the server pays for."""
-        if self.outbox is None:
-            self.outbox = []
-            asyncio.get_running_loop().call_later(COALESCE_SECONDS, lambda: asyncio.ensure_future(self._flush()))
-        self.outbox.append(event["html"])
-
-    async def _flush(self):
-        html, self.outbox = "".join(self.outbox or ()), None
-        if html:
-            await self.send(text_data=html)
+        """One frame per layer message: a publish already puts all of a stream's events in one."""
+        await self.send(text_data=event["html"])
 
     async def live_regroup(self, event):
         """The user's queues changed: join and leave streams to match, at once."""

@@ -109,18 +109,18 @@ def publish(conversation_ids: Iterable[int], *, before: dict[int, set[str]] | No
     from inbox.selectors import conversation_rows
 
     before = before or {}
-    events: dict[str, list[str]] = defaultdict(list)
+    events: dict[str, list[tuple[str, str]]] = defaultdict(list)  # group -> [(envelope attributes, content)]
     rows = conversation_rows(list(conversation_ids))
     for row in rows:
         context = {"row": row, "current": {"queue": row.queue}, "status_filter": "active"}
         html = render_to_string("inbox/inbox.html#conversation-row", context)
         now_groups = groups_for_conversation(row)
         for group in sorted(now_groups):
-            events[group].append(_meta(group, "row", row, sort_key(row)) + html)
+            events[group].append((_row_attrs(row), html))
         for group in sorted(before.get(row.pk, set()) - now_groups):
-            events[group].append(_meta(group, "gone", row))
+            events[group].append((f'data-live="gone" data-conversation="{row.pk}"', ""))
     _add_counts(events, rows, set().union(*before.values()) if before else set())
-    sends = [(group, {"type": "live.event", "html": "".join(parts)}) for group, parts in events.items()]
+    sends = [(group, {"type": "live.event", "html": _numbered(group, parts)}) for group, parts in events.items()]
     try:  # all in one go: one event loop and one connection for the batch, not one per message
         _group_send_all(get_channel_layer(), sends)
     except Exception:  # the change is committed; a lost event is caught up by the browser's gap check
@@ -129,7 +129,7 @@ def publish(conversation_ids: Iterable[int], *, before: dict[int, set[str]] | No
     return sum(len(parts) for parts in events.values())
 
 
-def _add_counts(events: dict[str, list[str]], rows: list[Conversation], before: set[str]) -> None:
+def _add_counts(events: dict[str, list[tuple[str, str]]], rows: list[Conversation], before: set[str]) -> None:
     """The counts the queue list shows, for every queue and assignee these changes touched.
 
     Everyone's counts (new, open, overdue) go to the queue's stream and to supervisors; each
@@ -146,12 +146,10 @@ def _add_counts(events: dict[str, list[str]], rows: list[Conversation], before: 
         slugs[summary.queue.pk] = summary.queue.slug
         html = _counts_html(summary.queue.slug, summary.counts())
         for group in (ALL, queue_group(summary.queue.pk)):
-            events[group].append(_envelope(group, "counts") + html)
+            events[group].append(('data-live="counts"', html))
     for (user_id, queue_id), mine in mine_counts(user_ids, set(slugs)).items():
-        group = user_group(user_id)
-        events[group].append(
-            _envelope(group, "counts") + _counts_html(slugs[queue_id], [("mine", COUNT_TITLES["mine"], mine)])
-        )
+        html = _counts_html(slugs[queue_id], [("mine", COUNT_TITLES["mine"], mine)])
+        events[user_group(user_id)].append(('data-live="counts"', html))
 
 
 def _counts_html(slug: str, counts: list[tuple[str, str, int]]) -> str:
@@ -166,7 +164,7 @@ def _ids(groups: set[str], prefix: str) -> set[int]:
 def notify_user(user_id: int, kind: str, html: str) -> int:
     """A personal event (an @mention) for one person's browsers."""
     group = user_group(user_id)
-    return _send(get_channel_layer(), group, _envelope(group, kind) + html)
+    return _send(get_channel_layer(), group, _numbered(group, [(f'data-live="{kind}"', html)]))
 
 
 def control(group: str, action: str) -> None:
@@ -177,13 +175,14 @@ def control(group: str, action: str) -> None:
         log.exception("live control %s to %s failed", action, group)
 
 
-def next_seq(group: str) -> int:
+def next_seq(group: str, count: int = 1) -> int:
+    """Take the stream's next `count` sequence numbers; returns the last of them."""
     key = f"live-seq:{group}"
     try:
-        return cache.incr(key)  # one round trip, as a rule
+        return cache.incr(key, count)
     except ValueError:  # the stream's first event (or its counter was evicted)
         cache.add(key, 0, timeout=None)
-        return cache.incr(key)
+        return cache.incr(key, count)
 
 
 def current_seq(groups: Iterable[str]) -> dict[str, int]:
@@ -200,24 +199,24 @@ def sort_key(row: Conversation) -> str:
     return f"{-row.priority} {int(due.timestamp() * 1000)} {row.pk}"
 
 
-def _seq_attrs(group: str) -> str:
-    return f'data-stream="{escape(group)}" data-seq="{next_seq(group)}"'
+def _numbered(group: str, events: list[tuple[str, str]]) -> str:
+    """The group's events as one frame: each an envelope (a <template> the browser reads and drops,
+    never shows) with the stream's next sequence number, then its content."""
+    first = next_seq(group, len(events)) - len(events) + 1
+    return "".join(
+        f'<template data-stream="{escape(group)}" data-seq="{first + n}" {attrs}></template>{content}'
+        for n, (attrs, content) in enumerate(events)
+    )
 
 
-def _envelope(group: str, kind: str) -> str:
-    return f'<template data-live="{kind}" {_seq_attrs(group)}></template>'
-
-
-def _meta(group: str, kind: str, row: Conversation, sort: str = "") -> str:
-    """The event's envelope: a <template> the browser reads and drops (it is never shown)."""
-    attrs = [
-        _seq_attrs(group),
-        f'data-live="{kind}"',
-        f'data-conversation="{row.pk}"',
-    ]
-    if kind == "row":
-        labels = "|".join(label.name for label in row.labels.all())
-        attrs += [
+def _row_attrs(row: Conversation) -> str:
+    """What the browser needs to place a row where a reload would put it, or drop it from the list."""
+    labels = "|".join(label.name for label in row.labels.all())
+    resolved = int(row.resolved_at.timestamp() * 1000) if row.resolved_at else ""
+    return " ".join(
+        [
+            'data-live="row"',
+            f'data-conversation="{row.pk}"',
             f'data-queue="{escape(row.queue.slug if row.queue else "")}"',
             f'data-status="{row.status}"',
             f'data-type="{row.message_type}"',
@@ -226,10 +225,10 @@ def _meta(group: str, kind: str, row: Conversation, sort: str = "") -> str:
             f'data-assignee="{row.assignee_id or ""}"',
             f'data-labels="{escape(labels)}"',
             f'data-priority="{row.priority}"',
-            f'data-resolved="{int(row.resolved_at.timestamp() * 1000) if row.resolved_at else ""}"',
-            f'data-sort="{sort}"',
+            f'data-resolved="{resolved}"',
+            f'data-sort="{sort_key(row)}"',
         ]
-    return f"<template {' '.join(attrs)}></template>"
+    )
 
 
 def _group_send(layer, group: str, message: dict) -> None:

@@ -10,6 +10,7 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 from django.test import Client
 
 from inbox import live
@@ -91,10 +92,14 @@ async def close_all(sockets):
 def run(scenario):
     """One event loop for a whole scenario: the sockets live in it; sync code runs via `sync`.
 
-    In a thread of its own, since the browser tests leave Playwright's loop running in this one.
+    In a thread of its own, since the browser tests leave Playwright's loop running in this one; its
+    database connections are closed after (left open, they keep the test database from being dropped).
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(async_to_sync(scenario)).result()
+        try:
+            pool.submit(async_to_sync(scenario)).result()
+        finally:
+            pool.submit(connections.close_all).result()
 
 
 def sync(function):
