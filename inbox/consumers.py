@@ -7,15 +7,20 @@ the browser sends is ever used to pick a method or a group.
 """
 
 import json
+import time
+from collections import deque
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.contrib.auth import HASH_SESSION_KEY
+from django.utils.crypto import constant_time_compare
 
 from inbox import live, presence
 from socialcrm.db import parse_id
 
 MAX_FRAME = 2048  # characters; a presence message is under 100
+BURST, BURST_SECONDS = 30, 10.0  # presence messages a socket may send in that long; more are ignored
 # Close codes (RFC 6455, and 4000-4999 for the application).
 UNSUPPORTED_DATA, TOO_BIG, INVALID_PAYLOAD = 1003, 1009, 1007
 NOT_SIGNED_IN, UNKNOWN_MESSAGE, SIGNED_OUT = 4401, 4400, 4403
@@ -32,7 +37,10 @@ class InboxConsumer(AsyncWebsocketConsumer):
             return
         self.user = user
         self.joined: set[str] = set()
+        self.viewing: int | None = None
+        self.recent: deque[float] = deque(maxlen=BURST)
         self.session_group = live.session_group(session.session_key)
+        self.session_hash = await database_sync_to_async(session.get)(HASH_SESSION_KEY, "")
         await self.accept()
         await self._regroup()
         await self.channel_layer.group_add(self.session_group, self.channel_name)
@@ -47,6 +55,7 @@ class InboxConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(self.session_group, self.channel_name)
         if getattr(self, "viewing", None):
             await self._note(self.viewing, "left")
+            self.viewing = None
 
     async def receive(self, text_data=None, bytes_data=None):
         if bytes_data is not None:
@@ -68,8 +77,12 @@ class InboxConsumer(AsyncWebsocketConsumer):
         if conversation_id is None:
             await self.close(code=INVALID_PAYLOAD)
             return
-        if kind == "viewing" and getattr(self, "viewing", None) not in (None, conversation_id):
+        if len(self.recent) == BURST and time.monotonic() - self.recent[0] < BURST_SECONDS:
+            return  # a browser sends one every few seconds; a flood costs nothing but this check
+        self.recent.append(time.monotonic())
+        if kind == "viewing" and self.viewing not in (None, conversation_id):
             await self._note(self.viewing, "left")
+            self.viewing = None
         if await self._note(conversation_id, kind):  # silently nothing otherwise (its existence is private)
             self.viewing = None if kind == "left" else conversation_id
 
@@ -111,7 +124,8 @@ class InboxConsumer(AsyncWebsocketConsumer):
         await self.close(code=SIGNED_OUT)
 
     async def _regroup(self):
-        user = await database_sync_to_async(_fresh_user)(self.user.pk)
+        """Streams to match who the user is now (queues, role); closed if this session is no longer theirs."""
+        user = await database_sync_to_async(_current_user)(self.user.pk, self.session_hash)
         wanted = await database_sync_to_async(live.groups_for_user)(user) if user else set()
         for group in self.joined - wanted:
             await self.channel_layer.group_discard(group, self.channel_name)
@@ -120,9 +134,18 @@ class InboxConsumer(AsyncWebsocketConsumer):
         self.joined = wanted
         if user is None:
             await self.close(code=SIGNED_OUT)
+            return
+        self.user = user
+        if self.viewing and not await self._note(self.viewing, "viewing"):  # no longer theirs to see
+            await self._note(self.viewing, "left")
+            self.viewing = None
 
 
-def _fresh_user(pk: int):
+def _current_user(pk: int, session_hash: str):
+    """The user as they are now, if still active and this session still theirs (as Django checks it)."""
     from django.contrib.auth import get_user_model
 
-    return get_user_model().objects.filter(pk=pk, is_active=True).first()
+    user = get_user_model().objects.filter(pk=pk, is_active=True).first()
+    if user is None or not constant_time_compare(session_hash, user.get_session_auth_hash()):
+        return None
+    return user

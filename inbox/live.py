@@ -109,6 +109,9 @@ def publish(conversation_ids: Iterable[int], *, before: dict[int, set[str]] | No
     from inbox.selectors import conversation_rows
 
     before = before or {}
+    # Taken before the rows are read: of two publishes of one conversation racing, the later number
+    # read the later state, and the browser drops a row older than one it already applied.
+    version = _incr("live-version")
     events: dict[str, list[tuple[str, str]]] = defaultdict(list)  # group -> [(envelope attributes, content)]
     rows = conversation_rows(list(conversation_ids))
     for row in rows:
@@ -116,11 +119,14 @@ def publish(conversation_ids: Iterable[int], *, before: dict[int, set[str]] | No
         html = render_to_string("inbox/inbox.html#conversation-row", context)
         now_groups = groups_for_conversation(row)
         for group in sorted(now_groups):
-            events[group].append((_row_attrs(row), html))
+            events[group].append((_row_attrs(row, version), html))
         for group in sorted(before.get(row.pk, set()) - now_groups):
-            events[group].append((f'data-live="gone" data-conversation="{row.pk}"', ""))
-    _add_counts(events, rows, set().union(*before.values()) if before else set())
-    sends = [(group, {"type": "live.event", "html": _numbered(group, parts)}) for group, parts in events.items()]
+            events[group].append((f'data-live="gone" data-conversation="{row.pk}" data-version="{version}"', ""))
+    _add_counts(events, rows, before)
+    # Streams with rows first: a browser that hears both a row and a "gone" of one publish (it sees the
+    # conversation through another stream) keeps the row.
+    ordered = sorted(events.items(), key=lambda item: all('data-live="gone"' in attrs for attrs, _ in item[1]))
+    sends = [(group, {"type": "live.event", "html": _numbered(group, parts)}) for group, parts in ordered]
     try:  # all in one go: one event loop and one connection for the batch, not one per message
         _group_send_all(get_channel_layer(), sends)
     except Exception:  # the change is committed; a lost event is caught up by the browser's gap check
@@ -129,16 +135,22 @@ def publish(conversation_ids: Iterable[int], *, before: dict[int, set[str]] | No
     return sum(len(parts) for parts in events.values())
 
 
-def _add_counts(events: dict[str, list[tuple[str, str]]], rows: list[Conversation], before: set[str]) -> None:
+def _add_counts(events: dict[str, list[tuple[str, str]]], rows: list[Conversation], before: dict[int, set[str]]):
     """The counts the queue list shows, for every queue and assignee these changes touched.
 
-    Everyone's counts (new, open, overdue) go to the queue's stream and to supervisors; each
-    assignee's "mine" goes to their own stream.
+    Everyone's counts (new, open, overdue) go to the queue's stream and to supervisors. "Mine" goes
+    to the person's own stream, for the queues the conversation was in while it was theirs (nothing
+    about a queue they never saw that conversation in).
     """
     from inbox.selectors import COUNT_TITLES, mine_counts, queue_counts
 
-    queue_ids = {row.queue_id for row in rows if row.queue_id} | _ids(before, QUEUE)
-    user_ids = {row.assignee_id for row in rows if row.assignee_id} | _ids(before, USER)
+    queue_ids: set[int] = set()
+    pairs: set[tuple[int, int]] = set()  # (assignee, queue) whose "mine" may have changed
+    for row in rows:
+        was = before.get(row.pk, set())
+        queues = {row.queue_id} - {None} | _ids(was, QUEUE)
+        queue_ids |= queues
+        pairs |= {(user, queue) for user in {row.assignee_id} - {None} | _ids(was, USER) for queue in queues}
     if not queue_ids:
         return
     slugs = {}
@@ -147,7 +159,8 @@ def _add_counts(events: dict[str, list[tuple[str, str]]], rows: list[Conversatio
         html = _counts_html(summary.queue.slug, summary.counts())
         for group in (ALL, queue_group(summary.queue.pk)):
             events[group].append(('data-live="counts"', html))
-    for (user_id, queue_id), mine in mine_counts(user_ids, set(slugs)).items():
+    pairs = {(user, queue) for user, queue in pairs if queue in slugs}
+    for (user_id, queue_id), mine in mine_counts(pairs).items():
         html = _counts_html(slugs[queue_id], [("mine", COUNT_TITLES["mine"], mine)])
         events[user_group(user_id)].append(('data-live="counts"', html))
 
@@ -177,10 +190,14 @@ def control(group: str, action: str) -> None:
 
 def next_seq(group: str, count: int = 1) -> int:
     """Take the stream's next `count` sequence numbers; returns the last of them."""
-    key = f"live-seq:{group}"
+    return _incr(f"live-seq:{group}", count)
+
+
+def _incr(key: str, count: int = 1) -> int:
+    """A shared counter (Redis INCR when the cache is Redis): every process sees one order."""
     try:
         return cache.incr(key, count)
-    except ValueError:  # the stream's first event (or its counter was evicted)
+    except ValueError:  # its first use (or it was evicted)
         cache.add(key, 0, timeout=None)
         return cache.incr(key, count)
 
@@ -209,26 +226,24 @@ def _numbered(group: str, events: list[tuple[str, str]]) -> str:
     )
 
 
-def _row_attrs(row: Conversation) -> str:
+def _row_attrs(row: Conversation, version: int) -> str:
     """What the browser needs to place a row where a reload would put it, or drop it from the list."""
-    labels = "|".join(label.name for label in row.labels.all())
-    resolved = int(row.resolved_at.timestamp() * 1000) if row.resolved_at else ""
-    return " ".join(
-        [
-            'data-live="row"',
-            f'data-conversation="{row.pk}"',
-            f'data-queue="{escape(row.queue.slug if row.queue else "")}"',
-            f'data-status="{row.status}"',
-            f'data-type="{row.message_type}"',
-            f'data-sentiment="{row.sentiment}"',
-            f'data-network="{row.channel.network}"',
-            f'data-assignee="{row.assignee_id or ""}"',
-            f'data-labels="{escape(labels)}"',
-            f'data-priority="{row.priority}"',
-            f'data-resolved="{resolved}"',
-            f'data-sort="{sort_key(row)}"',
-        ]
-    )
+    attrs = {
+        "live": "row",
+        "conversation": row.pk,
+        "version": version,
+        "queue": row.queue.slug if row.queue else "",
+        "status": row.status,
+        "type": row.message_type,
+        "sentiment": row.sentiment,
+        "network": row.channel.network,
+        "assignee": row.assignee_id or "",
+        "labels": "|".join(label.name for label in row.labels.all()),
+        "priority": row.priority,
+        "resolved": int(row.resolved_at.timestamp() * 1000) if row.resolved_at else "",
+        "sort": sort_key(row),
+    }
+    return " ".join(f'data-{name}="{escape(value)}"' for name, value in attrs.items())
 
 
 def _group_send(layer, group: str, message: dict) -> None:
@@ -271,6 +286,8 @@ def connect_signals() -> None:
 
     User = get_user_model()
     m2m_changed.connect(_membership_changed, sender=Queue.members.through, dispatch_uid="live-membership")
+    m2m_changed.connect(_role_changed, sender=User.groups.through, dispatch_uid="live-role")
+    post_save.connect(_user_saved, sender=User, dispatch_uid="live-user-saved")
     post_save.connect(_queue_saved, sender=Queue, dispatch_uid="live-queue-saved")
     user_logged_out.connect(_signed_out, dispatch_uid="live-signed-out")
     pre_save.connect(_user_changing, sender=User, dispatch_uid="live-user-changing")
@@ -281,20 +298,29 @@ def _after_commit(group: str, action: str) -> None:
     transaction.on_commit(lambda: control(group, action), robust=True)
 
 
-def _membership_changed(sender, instance, action, reverse, pk_set, **kwargs):
-    from triage.models import Queue
-
-    if action == "pre_clear" and isinstance(instance, Queue):
-        instance._live_members = set(instance.members.values_list("pk", flat=True))
-        return
-    if action not in {"post_add", "post_remove", "post_clear"}:
-        return
-    if isinstance(instance, Queue):
-        users = pk_set if action != "post_clear" else getattr(instance, "_live_members", set())
-    else:
-        users = {instance.pk}
-    for user_id in users or ():
+def _membership_changed(sender, instance, action, pk_set, **kwargs):
+    """Someone joined or left a queue: their streams change at once."""
+    for user_id in _people_changed(instance, action, pk_set, lambda queue: queue.members):
         _after_commit(user_group(user_id), "regroup")
+
+
+def _role_changed(sender, instance, action, pk_set, **kwargs):
+    """A role (a group) given or taken: a manager made agent stops hearing every queue at once."""
+    for user_id in _people_changed(instance, action, pk_set, lambda role: role.user_set):
+        _after_commit(user_group(user_id), "regroup")
+
+
+def _people_changed(instance, action: str, pk_set, people) -> set[int]:
+    """The people an m2m change between people and a queue or role touches; `people(thing)` lists its people."""
+    from django.contrib.auth import get_user_model
+
+    if isinstance(instance, get_user_model()):
+        return {instance.pk} if action in {"post_add", "post_remove", "post_clear"} else set()
+    if action == "pre_clear":  # who had it, before they are gone
+        instance._live_people = set(people(instance).values_list("pk", flat=True))
+    if action == "post_clear":
+        return getattr(instance, "_live_people", set())
+    return set(pk_set or ()) if action in {"post_add", "post_remove"} else set()
 
 
 def _queue_saved(sender, instance, created, **kwargs):
@@ -308,8 +334,14 @@ def _signed_out(sender, request, user, **kwargs):
         control(session_group(request.session.session_key), "close")
 
 
+def _user_saved(sender, instance, created, update_fields=None, **kwargs):
+    """Any other change to a person (superuser, a password set any way): their sockets check again."""
+    if not created and set(update_fields or ()) != {"last_login"}:
+        _after_commit(user_group(instance.pk), "regroup")
+
+
 def _user_changing(sender, instance, **kwargs):
-    """A new password or a deactivation ends the person's open sockets; the current browser reconnects."""
+    """A new password or a deactivation ends the person's open sockets (the page says it is signed out)."""
     if instance.pk and (getattr(instance, "_password", None) is not None or not instance.is_active):
         _after_commit(user_group(instance.pk), "close")
 

@@ -25,23 +25,28 @@ def note(user, conversation_id: int, activity: str) -> tuple[list[str], str] | N
     fragment. The caller sends it, from async code: a sync thread must never wait on the event loop
     (at shutdown, the loop stops before a closing socket's last word is out).
     """
+    from inbox.models import Conversation
     from inbox.selectors import conversations_visible_to
 
-    conversation = conversations_visible_to(user).select_related("queue").filter(pk=conversation_id).first()
+    # Leaving needs no right to see: it only takes the person's own name off (say, after losing access).
+    visible = Conversation.objects if activity == "left" else conversations_visible_to(user)
+    conversation = visible.select_related("queue").filter(pk=conversation_id).first()
     if conversation is None:
         return None
     key, now = _key(conversation_id), time.time()
     people = _alive(cache.get(key, {}), now)
     before = _shown(people)
+    typing_told = False
     if activity == "left":
         people.pop(str(user.pk), None)
     else:
         entry = people.setdefault(str(user.pk), {"name": user.get_full_name() or user.get_username(), "typing": 0})
         entry["until"] = now + VIEW_SECONDS
-        if activity == "typing":
+        if activity == "typing":  # told when it starts, then at most every TYPING_SECONDS / 2
+            typing_told = entry["typing"] - now < TYPING_SECONDS / 2
             entry["typing"] = now + TYPING_SECONDS
     cache.set(key, people, timeout=VIEW_SECONDS)
-    if _shown(people) == before and activity != "typing":
+    if _shown(people) == before and not typing_told:
         return [], ""
     return sorted(groups_for_conversation(conversation)), fragment(conversation_id, people)
 

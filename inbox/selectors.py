@@ -90,15 +90,18 @@ def queue_counts(queue_ids) -> list[QueueSummary]:
     return [QueueSummary(q, q.new_count, q.open_count, None, q.overdue_count) for q in queues]
 
 
-def mine_counts(user_ids, queue_ids) -> dict[tuple[int, int], int]:
-    """{(user id, queue id): active conversations assigned to them there}, zeros included: one query."""
+def mine_counts(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """{(user id, queue id): active conversations assigned to them there} for these pairs, zeros included."""
+    if not pairs:
+        return {}
+    users, queues = {user for user, _ in pairs}, {queue for _, queue in pairs}
     found = (
-        Conversation.objects.filter(status__in=ACTIVE_STATUSES, assignee_id__in=user_ids, queue_id__in=queue_ids)
+        Conversation.objects.filter(status__in=ACTIVE_STATUSES, assignee_id__in=users, queue_id__in=queues)
         .values_list("assignee_id", "queue_id")
         .annotate(n=Count("pk"))
     )
-    counts = dict.fromkeys(((user, queue) for user in user_ids for queue in queue_ids), 0)
-    counts.update({(user, queue): n for user, queue, n in found})
+    counts = dict.fromkeys(pairs, 0)
+    counts.update({(user, queue): n for user, queue, n in found if (user, queue) in pairs})
     return counts
 
 

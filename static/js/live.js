@@ -62,14 +62,27 @@
     const kind = meta.dataset.live;
     if (kind === "hello") return hello(meta.dataset.streams || "");
     if (meta.dataset.stream) checkSequence(meta.dataset.stream, Number(meta.dataset.seq));
-    if (kind === "row") return placeRow(meta, body.querySelector("li.row"));
-    if (kind === "gone") return removeRow(meta.dataset.conversation, true);
+    if (kind === "row" && fresh(meta, true)) return placeRow(meta, body.querySelector("li.row"));
+    if (kind === "gone" && fresh(meta, false)) return removeRow(meta.dataset.conversation, true);
     if (kind === "counts") return showCounts(body);
     if (kind === "presence") return showPresence(meta.dataset.conversation, body.querySelectorAll("li"));
     if (kind === "mention") return attention(body.querySelector("p")?.textContent || "", true);
   }
 
   // --- Nothing silently lost ---
+
+  // Each publish has a version, taken before it read the conversation. A row older than one already
+  // applied is dropped (two publishes raced); a "gone" of the same publish as a row this page got
+  // through another stream is dropped too (the conversation is still visible here).
+  const versions = {}; // conversation id -> version last applied
+  function fresh(meta, isRow) {
+    const id = meta.dataset.conversation;
+    const version = Number(meta.dataset.version);
+    const last = versions[id] || 0;
+    if (isRow ? version < last : version <= last) return false;
+    versions[id] = version;
+    return true;
+  }
 
   function hello(streams) {
     let missed = false;
@@ -227,7 +240,7 @@
     if (!id) return;
     const now = Date.now();
     const here = (presence[id] || []).filter((p) => p.until > now && p.user !== me());
-    const slot = document.querySelector(`[data-presence="${id}"]`);
+    const slot = document.querySelector(`[data-presence="${CSS.escape(id)}"]`);
     if (slot) slot.textContent = here.length ? "👀 " + here.map((p) => p.name).join(", ") : "";
     const line = document.getElementById("presence-" + id);
     if (line) {

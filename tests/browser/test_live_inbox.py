@@ -238,3 +238,16 @@ def test_a_new_password_ends_the_live_inbox_and_says_so(signed_in, live_inbox):
     page.locator("#live-status", has_text="Signed out").wait_for()
     page.wait_for_timeout(4000)  # and it does not try again with the old session
     assert page.evaluate("document.body.dataset.live") == "signed-out"
+
+
+def test_unassigning_yourself_keeps_the_row_you_still_see_through_your_queue(signed_in, live_inbox):
+    sam, existing = live_inbox["sam"], live_inbox["existing"]
+    page = signed_in(sam)
+    open_live(page, "/inbox/?queue=service")
+    assign_conversation(conversation=existing, agent=sam, by=sam)
+    page.locator(f"#conversation-{existing.pk} .assignee", has_text="sam").wait_for()
+    assign_conversation(conversation=existing, agent=None, by=sam)  # a row on the queue, a "gone" on his own
+    page.locator(f"#conversation-{existing.pk} .assignee", has_text="sam").wait_for(state="detached")
+    page.wait_for_timeout(500)
+    assert f"conversation-{existing.pk}" in rows(page)
+    assert not page.errors, page.errors

@@ -328,3 +328,108 @@ def test_a_reply_delivered_later_updates_the_row(people):
         await close_all(sockets)
 
     run(scenario)
+
+
+def test_a_manager_made_agent_stops_hearing_other_queues_at_once(people):
+    from django.contrib.auth.models import Group
+
+    maria = people["maria"]
+    sessions = {"maria": session_of(maria)}
+    pr_case, service_case = make_conversation("pr", text="PR only"), make_conversation("service")
+    Queue.objects.get(slug="service").members.add(maria)  # a manager who also works the service queue
+
+    async def scenario():
+        sockets = await connected(sessions)
+        await sync(maria.groups.set)([await sync(Group.objects.get)(name="agent")])  # only the role changes
+        await sockets["maria"].receive_nothing(timeout=0.3)
+        await sync(live.publish)([pr_case.pk, service_case.pk])
+        got = (await heard(sockets))["maria"]
+        assert "PR only" not in "".join(got) and "count-pr" not in "".join(got)
+        assert f'data-conversation="{service_case.pk}"' in "".join(got)
+        await close_all(sockets)
+
+    run(scenario)
+
+
+def test_mine_counts_name_only_queues_the_person_saw_the_conversation_in(people):
+    sam, pia = people["sam"], people["pia"]
+    sessions = {"sam": session_of(sam)}
+    ours = make_conversation("service", assignee=sam, status="open")
+    theirs = make_conversation("pr", assignee=pia, status="open")
+
+    async def scenario():
+        sockets = await connected(sessions)
+        await sync(live.publish)([ours.pk, theirs.pk])  # one batch touching both queues
+        got = (await heard(sockets))["sam"]
+        assert counts(got)["count-service-mine"] == 1
+        assert not any("pr" in name for name in counts(got)), counts(got)
+        await close_all(sockets)
+
+    run(scenario)
+
+
+def test_unassigning_yourself_sends_the_row_before_the_gone_of_the_same_publish(people):
+    sam = people["sam"]
+    sessions = {"sam": session_of(sam)}
+    conversation = make_conversation("service", assignee=sam, status="open")
+
+    async def scenario():
+        sockets = await connected(sessions)
+        await sync(assign_conversation)(conversation=conversation, agent=None, by=sam)
+        got = "".join((await heard(sockets))["sam"])
+        # Sam still sees it through the service queue: the browser keeps the row (same version, row first).
+        row, gone = re.search(r'data-live="row"[^>]*', got).group(), re.search(r'data-live="gone"[^>]*', got).group()
+        assert got.index('data-live="row"') < got.index('data-live="gone"')
+        assert re.search(r'data-version="(\d+)"', row).group(1) == re.search(r'data-version="(\d+)"', gone).group(1)
+        await close_all(sockets)
+
+    run(scenario)
+
+
+def test_a_flood_of_presence_messages_is_not_passed_on(people):
+    sessions = {name: session_of(people[name]) for name in ("sam", "maria")}
+    conversation = make_conversation("service")
+
+    async def scenario():
+        sockets = await connected(sessions)
+        for _ in range(100):
+            await sockets["sam"].send_to(text_data=json.dumps({"type": "typing", "conversation": conversation.pk}))
+        got = await heard(sockets)
+        assert 1 <= len(got["maria"]) <= 2  # "viewing and typing" once, not a hundred times
+        await close_all(sockets)
+
+    run(scenario)
+
+
+def test_losing_access_takes_the_persons_name_off_the_conversation(people):
+    sam = people["sam"]
+    sessions = {name: session_of(people[name]) for name in ("sam", "maria")}
+    conversation = make_conversation("service")
+
+    async def scenario():
+        sockets = await connected(sessions)
+        await sockets["sam"].send_to(text_data=json.dumps({"type": "viewing", "conversation": conversation.pk}))
+        assert ">sam</li>" in (await heard(sockets))["maria"][0]
+        await sync(sam.queues.clear)()
+        got = await heard(sockets)
+        assert got["maria"][-1].endswith("<ul></ul>")  # gone at once, not in 45 seconds
+        await close_all(sockets)
+
+    run(scenario)
+
+
+def test_a_password_made_unusable_closes_the_persons_sockets_too(people):
+    sam = people["sam"]
+    sessions = {"sam": session_of(sam)}
+
+    def lock_out():
+        sam.set_unusable_password()
+        sam.save()
+
+    async def scenario():
+        sockets = await connected(sessions)
+        await sync(lock_out)()
+        output = await sockets["sam"].receive_output(timeout=1)
+        assert output["type"] == "websocket.close" and output["code"] == 4403
+
+    run(scenario)
