@@ -13,7 +13,7 @@ from django.utils.html import escape
 
 from inbox.live import groups_for_conversation
 
-ACTIVITIES = frozenset({"viewing", "typing", "left"})
+ACTIVITIES = frozenset({"viewing", "typing", "stopped", "left"})  # stopped: typing, as the reply went out
 VIEW_SECONDS = 45
 TYPING_SECONDS = 6
 
@@ -45,6 +45,8 @@ def note(user, conversation_id: int, activity: str) -> tuple[list[str], str] | N
         if activity == "typing":  # told when it starts, then at most every TYPING_SECONDS / 2
             typing_told = entry["typing"] - now < TYPING_SECONDS / 2
             entry["typing"] = now + TYPING_SECONDS
+        elif activity == "stopped":
+            typing_told, entry["typing"] = entry["typing"] > now, 0
     cache.set(key, people, timeout=VIEW_SECONDS)
     if _shown(people) == before and not typing_told:
         return [], ""

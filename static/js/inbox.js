@@ -112,9 +112,58 @@ document.addEventListener("keydown", (event) => {
 });
 
 // 409 from "Send reply": a colleague answered meanwhile; the pane that comes back asks to confirm.
+// A request answered by the sign-in page (signed out meanwhile) swaps nothing: the draft stays put.
 document.addEventListener("htmx:beforeSwap", (event) => {
   if (event.detail.xhr.status === 409) {
     event.detail.shouldSwap = true;
     event.detail.isError = false;
+  }
+  const landed = event.detail.xhr.responseURL && new URL(event.detail.xhr.responseURL).pathname;
+  if (landed === document.body.dataset.loginUrl) {
+    event.detail.shouldSwap = false;
+    showSignedOut();
+  }
+});
+
+// Signed out (in another tab, or the password changed): say so plainly, and offer to sign in again.
+// Drafts are kept for this tab (below), so they are back once the page is.
+function showSignedOut() {
+  if (document.getElementById("signed-out")) return;
+  const box = document.createElement("p");
+  box.id = "signed-out";
+  box.className = "flash flash-error";
+  box.setAttribute("role", "alert");
+  const link = document.createElement("a");
+  link.href = `${document.body.dataset.loginUrl}?next=${encodeURIComponent(location.pathname + location.search)}`;
+  link.textContent = "Sign in again";
+  box.append("You are signed out (here or in another tab, or your password changed); nothing more is sent from this page. ", link, " — your drafts come back with it.");
+  document.querySelector("main").prepend(box);
+  document.body.classList.add("is-signed-out");
+}
+
+// Drafts of replies and notes live in this tab's session storage until they are sent, so a redraw
+// of the conversation (a colleague's change, signing in again) does not lose them.
+const draftKey = (box) => `draft:${box.form?.getAttribute("hx-post") || box.form?.action}`;
+document.addEventListener("input", (event) => {
+  const box = event.target;
+  if (!box.matches?.("#conversation-pane textarea[name=text]")) return;
+  if (box.value.trim()) sessionStorage.setItem(draftKey(box), box.value);
+  else sessionStorage.removeItem(draftKey(box));
+});
+function restoreDrafts() {
+  for (const box of document.querySelectorAll("#conversation-pane textarea[name=text]")) {
+    const draft = sessionStorage.getItem(draftKey(box));
+    if (draft && !box.value) {
+      box.value = draft;
+      box.dispatchEvent(new Event("input", { bubbles: true })); // the length counter
+    }
+  }
+}
+document.addEventListener("htmx:afterSettle", restoreDrafts);
+document.addEventListener("DOMContentLoaded", restoreDrafts);
+document.addEventListener("htmx:beforeSwap", (event) => { // sent: the draft is done with
+  const form = event.detail.requestConfig?.elt;
+  if (form?.tagName === "FORM" && event.detail.xhr.status < 300 && event.detail.shouldSwap) {
+    form.querySelectorAll("textarea[name=text]").forEach((box) => sessionStorage.removeItem(draftKey(box)));
   }
 });

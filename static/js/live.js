@@ -36,7 +36,10 @@
   document.addEventListener("htmx:wsClose", (event) => {
     socket = null;
     const code = event.detail.event.code;
-    if (code === 4401 || code === 4403) return status("signed-out", "○ Signed out: reload the page to sign in again");
+    if (code === 4401 || code === 4403) {
+      showSignedOut(); // inbox.js
+      return status("signed-out", "○ Signed out");
+    }
     status("reconnecting", "○ Reconnecting…");
     if (!RETRIED.includes(code) && document.contains(event.target)) {
       setTimeout(() => event.detail.socketWrapper.reconnect(), 500 + Math.random() * 2500); // jittered
@@ -66,7 +69,10 @@
     if (kind === "gone" && fresh(meta, false)) return removeRow(meta.dataset.conversation, true);
     if (kind === "counts") return showCounts(body);
     if (kind === "presence") return showPresence(meta.dataset.conversation, body.querySelectorAll("li"));
-    if (kind === "mention") return attention(body.querySelector("p")?.textContent || "", true);
+    if (kind === "mention") {
+      const p = body.querySelector("p");
+      return attention(`mention-${meta.dataset.stream}-${meta.dataset.seq}`, "You were mentioned", p?.textContent || "", p?.dataset.url);
+    }
   }
 
   // --- Nothing silently lost ---
@@ -160,9 +166,11 @@
     const id = meta.dataset.conversation;
     const existing = document.getElementById("conversation-" + id);
     if (paneId() === id) refreshPane(true);
-    if (li && !existing && !alerted.has(id) && Number(meta.dataset.priority) >= 2 && meta.dataset.status === "new") {
-      alerted.add(id); // an urgent arrival in my queues, whatever tab or filter this page shows
-      attention(`${li.querySelector(".customer-name")?.textContent}: ${li.querySelector(".snippet")?.textContent}`);
+    const priority = Number(meta.dataset.priority);
+    if (li && !existing && priority >= 2 && meta.dataset.status === "new") { // whatever tab or filter is shown
+      const what = priority >= 3 ? "Urgent conversation" : "High-priority conversation";
+      const text = `${li.querySelector(".customer-name")?.textContent}: ${li.querySelector(".snippet")?.textContent}`;
+      attention(`row-${id}`, what, text, `/inbox/conversations/${id}/`);
     }
     if (!section || !li) return;
     if (!matches(meta, section)) {
@@ -172,6 +180,7 @@
     li.dataset.resolved = meta.dataset.resolved;
     let rows = section.querySelector("ol.rows");
     if (!rows) return refetch(); // the list was empty: let the server draw it with its header
+    const hadFocus = existing?.contains(document.activeElement);
     if (existing) {
       if (existing.classList.contains("selected")) li.classList.add("selected");
       existing.remove();
@@ -181,6 +190,7 @@
     if (!after && section.dataset.more) return; // it belongs on a later page, not at the end of this one
     rows.insertBefore(li, after || rows.querySelector(":scope > li.more"));
     htmx.process(li);
+    if (hadFocus) li.querySelector("a")?.focus({ preventScroll: true }); // j/k go on from here
     applyPresence(id);
   }
 
@@ -221,6 +231,12 @@
 
   document.addEventListener("htmx:afterSettle", () => { announceViewing(); applyPresence(paneId()); showStatus(); });
   setInterval(() => { if (viewing) send({ type: "viewing", conversation: viewing }); }, 20000);
+  document.addEventListener("htmx:beforeRequest", (event) => { // a reply or note sent: no longer typing
+    if (viewing && lastTyping && event.detail.elt.matches?.("#conversation-pane form")) {
+      lastTyping = 0;
+      send({ type: "stopped", conversation: viewing });
+    }
+  });
   document.addEventListener("input", (event) => {
     if (!event.target.matches("#conversation-pane textarea[name=text]") || !viewing) return;
     if (Date.now() - lastTyping > 3000) {
@@ -241,7 +257,7 @@
     const now = Date.now();
     const here = (presence[id] || []).filter((p) => p.until > now && p.user !== me());
     const slot = document.querySelector(`[data-presence="${CSS.escape(id)}"]`);
-    if (slot) slot.textContent = here.length ? "👀 " + here.map((p) => p.name).join(", ") : "";
+    if (slot) slot.textContent = here.length ? "Here now: " + here.map((p) => p.name).join(", ") : "";
     const line = document.getElementById("presence-" + id);
     if (line) {
       line.textContent = here.map((p) => p.name + (p.typingUntil > now ? " is typing a reply…" : " is viewing")).join(" · ");
@@ -249,23 +265,60 @@
   }
   setInterval(() => Object.keys(presence).forEach(applyPresence), 3000); // names expire by themselves
 
-  // --- Attention: title badge, notification, sound ---
+  // --- Attention: a note in the page, the title badge, a browser notification, a sound ---
 
-  function attention(text, mention = false) {
-    const away = document.hidden || !document.hasFocus(); // another tab or another application
-    if (away) {
+  // Once per thing across this person's open tabs: the first tab to hear it rings; the others stay quiet.
+  function firstToHear(key) {
+    const now = Date.now();
+    let heard = {};
+    try { heard = JSON.parse(localStorage.getItem("socialcrm-heard") || "{}"); } catch (error) { /* start afresh */ }
+    for (const [k, at] of Object.entries(heard)) if (now - at > 600000) delete heard[k];
+    const first = !(key in heard);
+    heard[key] = now;
+    localStorage.setItem("socialcrm-heard", JSON.stringify(heard));
+    return first;
+  }
+
+  function attention(key, title, text, url) {
+    if (alerted.has(key)) return; // an update of something already announced
+    alerted.add(key);
+    note(title, text, url);
+    if (document.hidden || !document.hasFocus()) { // another tab or another application
       unread += 1;
       document.title = `(${unread}) ${baseTitle}`;
     }
-    if ("Notification" in window && Notification.permission === "granted" && (away || mention)) {
-      new Notification(mention ? "You were mentioned" : "Urgent conversation", { body: text.slice(0, 140) });
+    if (!firstToHear(key)) return;
+    if ("Notification" in window && Notification.permission === "granted" && (document.hidden || !document.hasFocus() || key.startsWith("mention"))) {
+      const shown = new Notification(title, { body: text.slice(0, 140), tag: key });
+      shown.onclick = () => { window.focus(); if (url) location.href = url; shown.close(); };
     }
     if (localStorage.getItem("socialcrm-sound") !== "off") beep();
   }
 
+  // In the page too, for an agent who allows no notifications and no sound: a short list that stays until read.
+  function note(title, text, url) {
+    const box = document.getElementById("live-notes");
+    if (!box) return;
+    const item = document.createElement("li");
+    const link = document.createElement(url ? "a" : "span");
+    if (url) link.href = url;
+    link.textContent = `${title}: ${text}`.slice(0, 160);
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "small";
+    close.textContent = "×";
+    close.setAttribute("aria-label", "Dismiss");
+    close.addEventListener("click", () => item.remove());
+    item.append(link, " ", close);
+    box.prepend(item);
+    while (box.children.length > 5) box.lastElementChild.remove();
+  }
+
+  let audio = null; // one for the page; browsers allow it to sound once the agent has used the page
   function beep() {
     try {
-      const audio = new AudioContext();
+      audio = audio || new AudioContext();
+      if (audio.state === "suspended") return; // not yet allowed: the badge and the note still tell
       const tone = audio.createOscillator();
       const volume = audio.createGain();
       volume.gain.value = 0.05;
@@ -274,6 +327,9 @@
       tone.start();
       tone.stop(audio.currentTime + 0.15);
     } catch (error) { /* no audio: the badge and the notification still tell */ }
+  }
+  for (const kind of ["pointerdown", "keydown"]) {
+    document.addEventListener(kind, () => { if (audio?.state === "suspended") audio.resume(); });
   }
 
   window.addEventListener("focus", () => { unread = 0; document.title = baseTitle; });

@@ -10,7 +10,7 @@ from django.test import Client
 from inbox import live
 from inbox.channels import issue_token
 from inbox.models import Channel
-from inbox.services import add_note, assign_conversation, change_status
+from inbox.services import add_note, assign_conversation, change_priority, change_status
 from tests.factories import ensure_migrated_data, make_conversation, make_customer, make_user
 from triage.models import Queue
 
@@ -141,6 +141,9 @@ def test_colleagues_on_the_same_conversation_see_each_other_and_each_others_work
 
     toms.locator("#conversation-pane textarea[name=text]").first.press_sequentially("Hello Dana")
     presence.filter(has_text="tom is typing a reply").wait_for()
+    toms.locator("#conversation-pane .note-form:not(.reply-form) textarea").fill("Calling her now")
+    toms.get_by_role("button", name="Add note").click()  # sent: no longer "typing", at once
+    presence.filter(has_text="tom is viewing").wait_for(timeout=3000)
 
     add_note(conversation=existing, author=tom, text="Checked the line: fault on the exchange")
     sams.locator("#conversation-pane", has_text="fault on the exchange").wait_for()  # Sam wasn't writing
@@ -186,6 +189,9 @@ def test_urgent_arrivals_and_mentions_get_attention_whatever_the_page_shows(sign
     page.wait_for_function("document.title === '(2) Inbox · socialcrm'")
     assert page.evaluate("window.notified")[1][0] == "You were mentioned"
     assert page.evaluate("window.beeps") == 1
+    notes = page.locator("#live-notes li")
+    assert notes.count() == 2 and "You were mentioned" in notes.first.inner_text()  # in the page too
+    assert notes.nth(1).locator("a").get_attribute("href") == f"/inbox/conversations/{urgent.pk}/"
     page.reload()
     assert page.locator("#sound-toggle").is_checked() is False  # remembered
     assert not page.errors, page.errors
@@ -229,15 +235,25 @@ def test_a_lost_event_or_a_dropped_socket_is_caught_up(signed_in, live_inbox):
     assert not page.errors, page.errors
 
 
-def test_a_new_password_ends_the_live_inbox_and_says_so(signed_in, live_inbox):
-    sam = live_inbox["sam"]
+def test_a_new_password_ends_the_live_inbox_and_says_so_and_the_draft_is_kept(signed_in, live_inbox):
+    sam, existing = live_inbox["sam"], live_inbox["existing"]
     page = signed_in(sam)
-    open_live(page, "/inbox/")
+    open_live(page, f"/inbox/conversations/{existing.pk}/?queue=service")
+    reply = page.locator("#conversation-pane .reply-form textarea")
+    reply.fill("Dana, an engineer is on the way")
     sam.set_password("a new password, elsewhere")
     sam.save()
-    page.locator("#live-status", has_text="Signed out").wait_for()
-    page.wait_for_timeout(4000)  # and it does not try again with the old session
-    assert page.evaluate("document.body.dataset.live") == "signed-out"
+    page.locator("#signed-out", has_text="signed out").wait_for()
+    assert page.inner_text("#live-status") == "○ Signed out"
+
+    page.get_by_role("button", name="Send reply").click()  # answered by the sign-in page: nothing swapped
+    page.wait_for_timeout(1000)
+    assert reply.input_value() == "Dana, an engineer is on the way"
+    assert page.locator("#conversation-pane form[action*=login]").count() == 0
+    assert page.evaluate("document.body.dataset.live") == "signed-out"  # and no retrying with the old session
+
+    page.reload()  # signed out, the page is the sign-in form; the draft waits in this tab
+    assert "draft" in page.evaluate("JSON.stringify(Object.keys(sessionStorage))")
 
 
 def test_unassigning_yourself_keeps_the_row_you_still_see_through_your_queue(signed_in, live_inbox):
@@ -250,4 +266,16 @@ def test_unassigning_yourself_keeps_the_row_you_still_see_through_your_queue(sig
     page.locator(f"#conversation-{existing.pk} .assignee", has_text="sam").wait_for(state="detached")
     page.wait_for_timeout(500)
     assert f"conversation-{existing.pk}" in rows(page)
+    assert not page.errors, page.errors
+
+
+def test_keyboard_focus_stays_on_a_row_that_changes_live(signed_in, live_inbox):
+    existing = live_inbox["existing"]
+    page = signed_in(live_inbox["sam"])
+    open_live(page, "/inbox/?queue=service")
+    page.keyboard.press("j")
+    assert page.evaluate("document.activeElement.closest('li').id") == f"conversation-{existing.pk}"
+    change_priority(conversation=existing, priority=3, by=live_inbox["tom"])
+    page.locator(f"#conversation-{existing.pk} .tag-priority-3").wait_for()
+    assert page.evaluate("document.activeElement.closest('li')?.id") == f"conversation-{existing.pk}"
     assert not page.errors, page.errors
