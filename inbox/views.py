@@ -28,6 +28,7 @@ from inbox.selectors import (
 )
 from inbox.senders import length_limit
 from inbox.services import assign_conversation, change_status
+from inbox.templatetags.inbox_tags import person
 from socialcrm.db import parse_id
 from socialcrm.roles import is_supervisor
 from triage.models import MessageType, Priority, Queue, Sentiment
@@ -140,6 +141,12 @@ def _pane(request, conversation) -> dict:
         "message_types": MessageType.choices,
         "sentiments": Sentiment.choices,
         "present": presence.others(conversation.pk, request.user),
+        # Supervisors may give it to a colleague who works its queue.
+        "colleagues": (
+            conversation.queue.members.filter(is_active=True).order_by("username")
+            if conversation.queue_id and is_supervisor(request.user)
+            else []
+        ),
     }
 
 
@@ -231,7 +238,7 @@ def assign(request, conversation_id: int):
     except ValueError as problem:
         return HttpResponseBadRequest(str(problem))
     if request.POST.get("next") == "board":
-        messages.success(request, f"#{conversation.pk} now with {conversation.assignee or 'nobody'}.")
+        messages.success(request, f"#{conversation.pk} now with {person(conversation.assignee, 'nobody')}.")
         return redirect("inbox:board")
     return _render_pane(request, conversation.pk)
 

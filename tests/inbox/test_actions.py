@@ -42,6 +42,26 @@ def test_an_agent_cannot_assign_to_someone_else_and_a_supervisor_cannot_assign_o
     assert Conversation.objects.get().assignee == agent
 
 
+def test_a_supervisor_gives_a_conversation_to_a_colleague_from_the_pane(client):
+    conversation = make_conversation("service")
+    sam = make_user("sam", role="agent", queues=("service",))
+    sam.first_name, sam.last_name = "Sam", "Reyes"
+    sam.save()
+    make_user("otto", role="agent", queues=("sales",))
+    client.force_login(make_user("maria", role="manager"))
+
+    pane = client.get(f"/inbox/conversations/{conversation.pk}/", headers=HX).content.decode()
+    assert "Give to a colleague" in pane and "Sam Reyes" in pane and "otto" not in pane  # who works its queue
+
+    response = client.post(f"/inbox/conversations/{conversation.pk}/assign", {"assignee": sam.pk}, headers=HX)
+    assert response.status_code == 200 and Conversation.objects.get().assignee == sam
+    assert f'<option value="{sam.pk}" selected>Sam Reyes</option>' in response.content.decode()
+
+    client.force_login(sam)  # an agent is not offered colleagues
+    pane = client.get(f"/inbox/conversations/{conversation.pk}/", headers=HX).content.decode()
+    assert "Give to a colleague" not in pane
+
+
 def test_get_next_claims_the_most_urgent_unassigned_conversation_in_my_queues(agent_client, agent_in_service_queue):
     make_conversation("service", text="normal")
     urgent = make_conversation("service", text="urgent", priority=3)
