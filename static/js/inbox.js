@@ -155,7 +155,9 @@ function restoreDrafts() {
     const draft = sessionStorage.getItem(draftKey(box));
     if (draft && !box.value) {
       box.value = draft;
-      box.dispatchEvent(new Event("input", { bubbles: true })); // the length counter
+      const restored = new Event("input", { bubbles: true }); // for the length counter; not typing (live.js)
+      restored.restoredDraft = true;
+      box.dispatchEvent(restored);
     }
   }
 }

@@ -238,7 +238,7 @@
     }
   });
   document.addEventListener("input", (event) => {
-    if (!event.target.matches("#conversation-pane textarea[name=text]") || !viewing) return;
+    if (event.restoredDraft || !event.target.matches("#conversation-pane textarea[name=text]") || !viewing) return;
     if (Date.now() - lastTyping > 3000) {
       lastTyping = Date.now();
       send({ type: "typing", conversation: viewing });

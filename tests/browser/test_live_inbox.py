@@ -144,6 +144,9 @@ def test_colleagues_on_the_same_conversation_see_each_other_and_each_others_work
     toms.locator("#conversation-pane .note-form:not(.reply-form) textarea").fill("Calling her now")
     toms.get_by_role("button", name="Add note").click()  # sent: no longer "typing", at once
     presence.filter(has_text="tom is viewing").wait_for(timeout=3000)
+    toms.wait_for_function("document.querySelector('#conversation-pane .reply-form textarea').value === 'Hello Dana'")
+    sams.wait_for_timeout(1000)
+    assert "typing" not in presence.inner_text()  # putting the draft back is not typing
 
     add_note(conversation=existing, author=tom, text="Checked the line: fault on the exchange")
     sams.locator("#conversation-pane", has_text="fault on the exchange").wait_for()  # Sam wasn't writing
