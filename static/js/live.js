@@ -187,11 +187,26 @@
     }
     const resolvedTab = section.dataset.status === "resolved";
     const after = [...rows.querySelectorAll(":scope > li.row")].find((row) => comesBefore(li, row, resolvedTab));
-    if (!after && section.dataset.more) return; // it belongs on a later page, not at the end of this one
+    if (!after && section.dataset.more) return markBelow(id); // on a later page, not at the end of this one
     rows.insertBefore(li, after || rows.querySelector(":scope > li.more"));
     htmx.process(li);
     if (hadFocus) li.querySelector("a")?.focus({ preventScroll: true }); // j/k go on from here
     applyPresence(id);
+  }
+
+  // Rows that belong further down than this page shows: say how many, by "Show more".
+  const below = new Set();
+  function markBelow(id) {
+    const more = document.getElementById("more-rows");
+    if (!more) return;
+    below.add(id);
+    let tag = more.querySelector(".live-below");
+    if (!tag) {
+      tag = document.createElement("span");
+      tag.className = "live-below muted";
+      more.append(tag);
+    }
+    tag.textContent = ` · ${below.size} new or changed further down`;
   }
 
   function removeRow(id, gone) {
@@ -229,7 +244,12 @@
     }
   }
 
-  document.addEventListener("htmx:afterSettle", () => { announceViewing(); applyPresence(paneId()); showStatus(); });
+  document.addEventListener("htmx:afterSettle", () => {
+    announceViewing();
+    applyPresence(paneId());
+    showStatus();
+    if (!document.querySelector("#more-rows .live-below")) below.clear(); // the list was drawn again
+  });
   setInterval(() => { if (viewing) send({ type: "viewing", conversation: viewing }); }, 20000);
   document.addEventListener("htmx:beforeRequest", (event) => { // a reply or note sent: no longer typing
     if (viewing && lastTyping && event.detail.elt.matches?.("#conversation-pane form")) {

@@ -282,3 +282,17 @@ def test_keyboard_focus_stays_on_a_row_that_changes_live(signed_in, live_inbox):
     page.locator(f"#conversation-{existing.pk} .tag-priority-3").wait_for()
     assert page.evaluate("document.activeElement.closest('li')?.id") == f"conversation-{existing.pk}"
     assert not page.errors, page.errors
+
+
+def test_a_row_that_belongs_further_down_is_counted_by_show_more(signed_in, live_inbox):
+    for n in range(31):  # more urgent than anything new: the first page is full of them
+        make_conversation("service", text=f"Urgent {n}", priority=3, status="open")
+    page = signed_in(live_inbox["sam"])
+    open_live(page, "/inbox/?queue=service")
+    low = make_conversation("service", text="A question, no hurry", priority=0)
+    live.publish([low.pk])
+    page.locator("#more-rows", has_text="1 new or changed further down").wait_for()
+    assert f"conversation-{low.pk}" not in rows(page)
+    page.get_by_role("link", name="Show more").click()
+    page.locator(f"#conversation-{low.pk}").wait_for()
+    assert not page.errors, page.errors
