@@ -153,15 +153,18 @@ document.addEventListener("input", (event) => {
 function restoreDrafts() {
   for (const box of document.querySelectorAll("#conversation-pane textarea[name=text]")) {
     const draft = sessionStorage.getItem(draftKey(box));
-    if (draft && !box.value) {
-      box.value = draft;
-      const restored = new Event("input", { bubbles: true }); // for the length counter; not typing (live.js)
+    if (draft && !box.value) box.value = draft;
+    if (box.value) { // a draft put back, or kept by the server (a 409): the counter counts it
+      const restored = new Event("input", { bubbles: true }); // not typing (live.js)
       restored.restoredDraft = true;
       box.dispatchEvent(restored);
     }
   }
 }
-document.addEventListener("htmx:afterSettle", restoreDrafts);
+document.addEventListener("htmx:afterSettle", (event) => {
+  restoreDrafts();
+  if (event.detail.xhr?.status === 409) document.querySelector("#conversation-pane .reply-form textarea")?.focus();
+});
 document.addEventListener("DOMContentLoaded", restoreDrafts);
 document.addEventListener("htmx:beforeSwap", (event) => { // sent: the draft is done with
   const form = event.detail.requestConfig?.elt;

@@ -10,7 +10,7 @@ from django.test import Client
 from inbox import live
 from inbox.channels import issue_token
 from inbox.models import Channel
-from inbox.services import add_note, assign_conversation, change_priority, change_status
+from inbox.services import add_note, assign_conversation, change_priority, change_status, reply
 from tests.factories import ensure_migrated_data, make_conversation, make_customer, make_user
 from triage.models import Queue
 
@@ -295,4 +295,23 @@ def test_a_row_that_belongs_further_down_is_counted_by_show_more(signed_in, live
     assert f"conversation-{low.pk}" not in rows(page)
     page.get_by_role("link", name="Show more").click()
     page.locator(f"#conversation-{low.pk}").wait_for()
+    assert not page.errors, page.errors
+
+
+def test_replying_after_a_colleague_asks_to_confirm_with_the_draft_counted_and_in_focus(signed_in, live_inbox):
+    sam, tom, existing = live_inbox["sam"], live_inbox["tom"], live_inbox["existing"]
+    page = signed_in(sam)
+    open_live(page, f"/inbox/conversations/{existing.pk}/?queue=service")
+    box = page.locator("#conversation-pane .reply-form textarea")
+    box.fill("Dana, we are on it")
+    reply(conversation=existing, text="Tom here: engineer booked", private=False, by=tom)
+    page.locator(".live-changed").wait_for()  # she is writing: told, not redrawn under her
+    page.get_by_role("button", name="Send reply").click()
+    page.locator("#conversation-pane", has_text="tom replied since you opened this conversation").wait_for()
+    assert box.input_value() == "Dana, we are on it"
+    assert page.evaluate("document.activeElement.name") == "text"
+    assert "262 characters left" in page.locator("#conversation-pane .counter").inner_text()  # web: 280
+    page.get_by_role("button", name="Send anyway").click()
+    page.locator("#conversation-pane .reply-form textarea").wait_for()
+    page.wait_for_function("!document.querySelector('#conversation-pane .reply-form textarea').value")
     assert not page.errors, page.errors
