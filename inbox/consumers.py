@@ -6,6 +6,7 @@ types; anything else (binary, oversized, not JSON, an unknown type) closes the s
 the browser sends is ever used to pick a method or a group.
 """
 
+import asyncio
 import json
 import time
 from collections import deque
@@ -21,6 +22,7 @@ from socialcrm.db import parse_id
 
 MAX_FRAME = 2048  # characters; a presence message is under 100
 BURST, BURST_SECONDS = 30, 10.0  # presence messages a socket may send in that long; more are ignored
+RECHECK_SECONDS = 60.0  # an expired session, or a change to the person no signal told of, ends a socket this soon
 # Close codes (RFC 6455, and 4000-4999 for the application).
 UNSUPPORTED_DATA, TOO_BIG, INVALID_PAYLOAD = 1003, 1009, 1007
 NOT_SIGNED_IN, UNKNOWN_MESSAGE, SIGNED_OUT = 4401, 4400, 4403
@@ -39,6 +41,7 @@ class InboxConsumer(AsyncWebsocketConsumer):
         self.joined: set[str] = set()
         self.viewing: int | None = None
         self.recent: deque[float] = deque(maxlen=BURST)
+        self.session_key = session.session_key
         self.session_group = live.session_group(session.session_key)
         self.session_hash = await database_sync_to_async(session.get)(HASH_SESSION_KEY, "")
         await self.accept()
@@ -47,8 +50,11 @@ class InboxConsumer(AsyncWebsocketConsumer):
         seqs = await database_sync_to_async(live.current_seq)(self.joined)
         streams = " ".join(f"{group}={seq}" for group, seq in sorted(seqs.items()))
         await self.send(text_data=f'<template data-live="hello" data-streams="{streams}"></template>')
+        self.rechecking = asyncio.ensure_future(self._recheck())
 
     async def disconnect(self, code):
+        if getattr(self, "rechecking", None):
+            self.rechecking.cancel()
         for group in getattr(self, "joined", set()):
             await self.channel_layer.group_discard(group, self.channel_name)
         if hasattr(self, "session_group"):
@@ -123,7 +129,17 @@ class InboxConsumer(AsyncWebsocketConsumer):
         """Signed out, password changed or deactivated: this socket stops here."""
         await self.close(code=SIGNED_OUT)
 
-    async def _regroup(self):
+    async def _recheck(self):
+        """Now and then, what the signals cannot tell: the session expired, or the person changed behind them."""
+        while True:
+            await asyncio.sleep(RECHECK_SECONDS)
+            if not await database_sync_to_async(_session_alive)(self.session_key):
+                await self.close(code=NOT_SIGNED_IN)
+                return
+            if not await self._regroup():
+                return
+
+    async def _regroup(self) -> bool:
         """Streams to match who the user is now (queues, role); closed if this session is no longer theirs."""
         user = await database_sync_to_async(_current_user)(self.user.pk, self.session_hash)
         wanted = await database_sync_to_async(live.groups_for_user)(user) if user else set()
@@ -134,11 +150,21 @@ class InboxConsumer(AsyncWebsocketConsumer):
         self.joined = wanted
         if user is None:
             await self.close(code=SIGNED_OUT)
-            return
+            return False
         self.user = user
         if self.viewing and not await self._note(self.viewing, "viewing"):  # no longer theirs to see
             await self._note(self.viewing, "left")
             self.viewing = None
+        return True
+
+
+def _session_alive(session_key: str) -> bool:
+    """The session still exists and has not expired (the session engine's own reading of it)."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    return bool(import_module(settings.SESSION_ENGINE).SessionStore(session_key).load())
 
 
 def _current_user(pk: int, session_hash: str):

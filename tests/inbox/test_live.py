@@ -433,3 +433,24 @@ def test_a_password_made_unusable_closes_the_persons_sockets_too(people):
         assert output["type"] == "websocket.close" and output["code"] == 4403
 
     run(scenario)
+
+
+def test_an_expired_session_or_a_password_changed_behind_the_signals_ends_the_socket(people, monkeypatch):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.sessions.models import Session
+
+    from inbox import consumers
+
+    monkeypatch.setattr(consumers, "RECHECK_SECONDS", 0.2)
+    sam, maria = people["sam"], people["maria"]
+    sessions = {"sam": session_of(sam), "maria": session_of(maria)}
+
+    async def scenario():
+        sockets = await connected(sessions)
+        await sync(Session.objects.filter(session_key=sessions["sam"]).delete)()  # expired and swept
+        await sync(get_user_model().objects.filter(pk=maria.pk).update)(password=make_password("x"))  # no signal
+        assert (await sockets["sam"].receive_output(timeout=2))["code"] == 4401
+        assert (await sockets["maria"].receive_output(timeout=2))["code"] == 4403
+
+    run(scenario)
