@@ -6,11 +6,12 @@ Streams are channel-layer groups, named here from who may see what (the same rul
 - ``live.user.<id>``: one person (conversations assigned to them, @mentions, and control messages);
 - ``live.session.<hash>``: one signed-in browser session (closed when it signs out).
 
-A change publishes one event per conversation after the transaction commits. Its fragment is
-rendered once and sent to every group that may see the conversation, each message carrying that
-group's next sequence number, so a browser that misses one (the channel layer may drop messages)
-notices the gap and fetches its page again. Groups that could see the conversation before the change
-but not after get a bare "gone" event with no content.
+Changes collect per transaction and are published once after it commits: each conversation's row is
+rendered once, and every group that may see it gets it, with the queue counts the change touched.
+Each group gets one message holding all its events, each event with that group's next sequence
+number, so a browser that misses one (the channel layer may drop messages) notices the gap and
+fetches its page again. Groups that could see a conversation before the change but not after get a
+bare "gone" event with no content.
 """
 
 import asyncio
@@ -33,10 +34,7 @@ from socialcrm.roles import is_supervisor
 
 log = logging.getLogger(__name__)
 
-ALL = "live.all"
-
-
-QUEUE, USER = "live.queue.", "live.user."
+ALL, QUEUE, USER = "live.all", "live.queue.", "live.user."
 
 
 def queue_group(queue_id: int) -> str:
@@ -65,7 +63,7 @@ def groups_for_user(user) -> set[str]:
 def groups_for_conversation(conversation: Conversation) -> set[str]:
     """Every stream whose listeners may see this conversation (mirrors conversations_visible_to)."""
     groups = {ALL}
-    if conversation.queue_id and (conversation.queue is None or conversation.queue.is_active):
+    if conversation.queue_id and conversation.queue.is_active:
         groups.add(queue_group(conversation.queue_id))
     if conversation.assignee_id:
         groups.add(user_group(conversation.assignee_id))
@@ -113,11 +111,13 @@ def publish(conversation_ids: Iterable[int], *, before: dict[int, set[str]] | No
     # read the later state, and the browser drops a row older than one it already applied.
     version = _incr("live-version")
     events: dict[str, list[tuple[str, str]]] = defaultdict(list)  # group -> [(envelope attributes, content)]
+    with_rows: set[str] = set()
     rows = conversation_rows(list(conversation_ids))
     for row in rows:
         context = {"row": row, "current": {"queue": row.queue}, "status_filter": "active"}
         html = render_to_string("inbox/inbox.html#conversation-row", context)
         now_groups = groups_for_conversation(row)
+        with_rows |= now_groups
         for group in sorted(now_groups):
             events[group].append((_row_attrs(row, version), html))
         for group in sorted(before.get(row.pk, set()) - now_groups):
@@ -125,14 +125,9 @@ def publish(conversation_ids: Iterable[int], *, before: dict[int, set[str]] | No
     _add_counts(events, rows, before)
     # Streams with rows first: a browser that hears both a row and a "gone" of one publish (it sees the
     # conversation through another stream) keeps the row.
-    ordered = sorted(events.items(), key=lambda item: all('data-live="gone"' in attrs for attrs, _ in item[1]))
+    ordered = sorted(events.items(), key=lambda item: item[0] not in with_rows)
     sends = [(group, {"type": "live.event", "html": _numbered(group, parts)}) for group, parts in ordered]
-    try:  # all in one go: one event loop and one connection for the batch, not one per message
-        _group_send_all(get_channel_layer(), sends)
-    except Exception:  # the change is committed; a lost event is caught up by the browser's gap check
-        log.exception("live events for %d conversations failed", len(rows))
-        return 0
-    return sum(len(parts) for parts in events.values())
+    return sum(len(parts) for parts in events.values()) if _send(sends) else 0
 
 
 def _add_counts(events: dict[str, list[tuple[str, str]]], rows: list[Conversation], before: dict[int, set[str]]):
@@ -177,15 +172,12 @@ def _ids(groups: set[str], prefix: str) -> set[int]:
 def notify_user(user_id: int, kind: str, html: str) -> int:
     """A personal event (an @mention) for one person's browsers."""
     group = user_group(user_id)
-    return _send(get_channel_layer(), group, _numbered(group, [(f'data-live="{kind}"', html)]))
+    return int(_send([(group, {"type": "live.event", "html": _numbered(group, [(f'data-live="{kind}"', html)])})]))
 
 
 def control(group: str, action: str) -> None:
     """Tell the sockets of a group to regroup ("regroup") or close ("close"): not an event, no sequence."""
-    try:
-        _group_send(get_channel_layer(), group, {"type": f"live.{action}"})
-    except Exception:  # a control message that cannot be sent must not break the change that caused it
-        log.exception("live control %s to %s failed", action, group)
+    _send([(group, {"type": f"live.{action}"})])
 
 
 def next_seq(group: str, count: int = 1) -> int:
@@ -206,14 +198,6 @@ def current_seq(groups: Iterable[str]) -> dict[str, int]:
     keys = {f"live-seq:{group}": group for group in groups}
     found = cache.get_many(list(keys))
     return {group: int(found.get(key, 0)) for key, group in keys.items()}
-
-
-def sort_key(row: Conversation) -> str:
-    """How the list orders this row on every tab but Resolved: -priority, due, id (as numbers, for the browser)."""
-    from inbox.models import NEVER_DUE
-
-    due = row.first_response_due_at or NEVER_DUE
-    return f"{-row.priority} {int(due.timestamp() * 1000)} {row.pk}"
 
 
 def _numbered(group: str, events: list[tuple[str, str]]) -> str:
@@ -240,39 +224,40 @@ def _row_attrs(row: Conversation, version: int) -> str:
         "assignee": row.assignee_id or "",
         "labels": "|".join(label.name for label in row.labels.all()),
         "priority": row.priority,
-        "resolved": int(row.resolved_at.timestamp() * 1000) if row.resolved_at else "",
-        "sort": sort_key(row),
-    }
+    }  # its place in the list the row itself carries (data-sort, data-resolved), as on a page load
     return " ".join(f'data-{name}="{escape(value)}"' for name, value in attrs.items())
 
 
-def _group_send(layer, group: str, message: dict) -> None:
-    _group_send_all(layer, [(group, message)])
+def _send(sends: list[tuple[str, dict]]) -> bool:
+    """group_send each (group, message) from sync code, all in one event loop and one connection.
 
-
-def _group_send_all(layer, sends: list[tuple[str, dict]]) -> None:
-    """group_send from sync code; from a thread that runs an event loop, through a thread that does not."""
+    From a thread that runs an event loop, through a thread that does not. A failure is logged, not
+    raised: the change is committed, and a lost event is caught up by the browser's gap check.
+    """
+    layer = get_channel_layer()
 
     async def send_all():
         for group, message in sends:
             await layer.group_send(group, message)
 
     try:
+        if _loop_running():  # async_to_sync refuses a thread with a running loop: use one without
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pool.submit(async_to_sync(send_all)).result()
+        else:
+            async_to_sync(send_all)()
+    except Exception:
+        log.exception("live: %d messages to %s not sent", len(sends), ", ".join(group for group, _ in sends))
+        return False
+    return True
+
+
+def _loop_running() -> bool:
+    try:
         asyncio.get_running_loop()
     except RuntimeError:
-        async_to_sync(send_all)()
-        return
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(async_to_sync(send_all)).result()
-
-
-def _send(layer, group: str, html: str) -> int:
-    try:
-        _group_send(layer, group, {"type": "live.event", "html": html})
-    except Exception:  # the change is committed; a lost event is caught up by the browser's gap check
-        log.exception("live event to %s failed", group)
-        return 0
-    return 1
+        return False
+    return True
 
 
 # --- Who listens changes: regroup or close their sockets at once, not when a group expires ---

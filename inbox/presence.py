@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.utils.html import escape
 
 from inbox.live import groups_for_conversation
+from inbox.templatetags.inbox_tags import person
 
 ACTIVITIES = frozenset({"viewing", "typing", "stopped", "left"})  # stopped: typing, as the reply went out
 VIEW_SECONDS = 45
@@ -40,7 +41,7 @@ def note(user, conversation_id: int, activity: str) -> tuple[list[str], str] | N
     if activity == "left":
         people.pop(str(user.pk), None)
     else:
-        entry = people.setdefault(str(user.pk), {"name": user.get_full_name() or user.get_username(), "typing": 0})
+        entry = people.setdefault(str(user.pk), {"name": person(user), "typing": 0})
         entry["until"] = now + VIEW_SECONDS
         if activity == "typing":  # told when it starts, then at most every TYPING_SECONDS / 2
             typing_told = entry["typing"] - now < TYPING_SECONDS / 2

@@ -393,7 +393,9 @@ def add_note(*, conversation: Conversation, author, text: str) -> Note:
 def _tell_mentioned(user_id: int, conversation: Conversation, author) -> None:
     from django.utils.html import escape
 
-    who = escape(author.get_full_name() or author.get_username())
+    from inbox.templatetags.inbox_tags import person
+
+    who = escape(person(author))
     live.notify_user(
         user_id,
         "mention",

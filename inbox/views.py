@@ -47,7 +47,7 @@ _FILTER_CHOICES = _filter_choices()
 @require_GET
 def inbox(request):
     """The three-pane inbox; with htmx, only the conversation list of the chosen queue and tab."""
-    if _wants_fragment(request, "queue-nav"):  # the counts, refreshed after live events: not the list
+    if _wants_fragment(request, "queue-nav"):  # the counts alone, fetched again after a missed live event
         summaries = queue_summaries(request.user)
         current = next((s for s in summaries if s.queue.slug == request.GET.get("queue")), None)
         return render(request, "inbox/inbox.html#queue-nav", {"summaries": summaries, "current": current})

@@ -103,3 +103,22 @@ def test_the_counts_refresh_reads_no_list(agent_client):
         page = agent_client.get("/inbox/?queue=service", headers=headers).content.decode()
     assert page.lstrip().startswith('<nav id="queue-nav"') and 'aria-current="page"' in page
     assert not any("inbox_message" in query["sql"] for query in captured)  # the rows' influence subquery
+
+
+def test_a_live_publish_costs_the_same_queries_for_3_conversations_as_for_30():
+    from inbox import live
+    from inbox.models import Conversation
+    from tests.factories import make_user
+
+    def publish_all() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert live.publish(list(Conversation.objects.values_list("pk", flat=True))) > 0
+        return len(captured)
+
+    agent = make_user("sam", queues=("service",))
+    _grow_list(3)
+    Conversation.objects.update(assignee=agent)
+    few = publish_all()
+    _grow_list(27)
+    Conversation.objects.update(assignee=agent)
+    assert publish_all() == few

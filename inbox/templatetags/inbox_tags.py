@@ -5,6 +5,8 @@ from urllib.parse import urlsplit
 from django import template
 from django.utils import timezone
 
+from inbox.models import NEVER_DUE
+
 register = template.Library()
 
 
@@ -80,10 +82,10 @@ def ago(moment) -> str:
 
 @register.filter
 def live_sort(row) -> str:
-    """The row's place in the list, for the browser to put live arrivals where a reload would."""
-    from inbox.live import sort_key
-
-    return sort_key(row)
+    """The row's place in the list on every tab but Resolved, for the browser to put live rows where a
+    reload would: -priority, first reply due, id (as numbers, as conversation_list orders them)."""
+    due = row.first_response_due_at or NEVER_DUE
+    return f"{-row.priority} {int(due.timestamp() * 1000)} {row.pk}"
 
 
 @register.filter

@@ -111,17 +111,21 @@ document.addEventListener("keydown", (event) => {
   box.dispatchEvent(new Event("input", { bubbles: true }));
 });
 
-// 409 from "Send reply": a colleague answered meanwhile; the pane that comes back asks to confirm.
-// A request answered by the sign-in page (signed out meanwhile) swaps nothing: the draft stays put.
+// Before a response replaces part of the page:
+// - 409 from "Send reply": a colleague answered meanwhile; the pane that comes back asks to confirm;
+// - answered by the sign-in page (signed out meanwhile): nothing is swapped, the draft stays put;
+// - a reply or note accepted: its draft is done with.
 document.addEventListener("htmx:beforeSwap", (event) => {
-  if (event.detail.xhr.status === 409) {
+  const { xhr, requestConfig } = event.detail;
+  if (xhr.status === 409) {
     event.detail.shouldSwap = true;
     event.detail.isError = false;
   }
-  const landed = event.detail.xhr.responseURL && new URL(event.detail.xhr.responseURL).pathname;
-  if (landed === document.body.dataset.loginUrl) {
+  if (xhr.responseURL && new URL(xhr.responseURL).pathname === document.body.dataset.loginUrl) {
     event.detail.shouldSwap = false;
     showSignedOut();
+  } else if (requestConfig?.elt?.tagName === "FORM" && xhr.status < 300) {
+    requestConfig.elt.querySelectorAll("textarea[name=text]").forEach((box) => sessionStorage.removeItem(draftKey(box)));
   }
 });
 
@@ -166,9 +170,3 @@ document.addEventListener("htmx:afterSettle", (event) => {
   if (event.detail.xhr?.status === 409) document.querySelector("#conversation-pane .reply-form textarea")?.focus();
 });
 document.addEventListener("DOMContentLoaded", restoreDrafts);
-document.addEventListener("htmx:beforeSwap", (event) => { // sent: the draft is done with
-  const form = event.detail.requestConfig?.elt;
-  if (form?.tagName === "FORM" && event.detail.xhr.status < 300 && event.detail.shouldSwap) {
-    form.querySelectorAll("textarea[name=text]").forEach((box) => sessionStorage.removeItem(draftKey(box)));
-  }
-});

@@ -66,7 +66,7 @@
     if (kind === "hello") return hello(meta.dataset.streams || "");
     if (meta.dataset.stream) checkSequence(meta.dataset.stream, Number(meta.dataset.seq));
     if (kind === "row" && fresh(meta, true)) return placeRow(meta, body.querySelector("li.row"));
-    if (kind === "gone" && fresh(meta, false)) return removeRow(meta.dataset.conversation, true);
+    if (kind === "gone" && fresh(meta, false)) return removeRow(meta.dataset.conversation);
     if (kind === "counts") return showCounts(body);
     if (kind === "presence") return showPresence(meta.dataset.conversation, body.querySelectorAll("li"));
     if (kind === "mention") {
@@ -177,8 +177,7 @@
       if (existing) existing.remove();
       return;
     }
-    li.dataset.resolved = meta.dataset.resolved;
-    let rows = section.querySelector("ol.rows");
+    const rows = section.querySelector("ol.rows");
     if (!rows) return refetch(); // the list was empty: let the server draw it with its header
     const hadFocus = existing?.contains(document.activeElement);
     if (existing) {
@@ -209,9 +208,9 @@
     tag.textContent = ` · ${below.size} new or changed further down`;
   }
 
-  function removeRow(id, gone) {
+  function removeRow(id) { // no longer visible to me: off the list, and the open pane says so
     document.getElementById("conversation-" + id)?.remove();
-    if (gone && paneId() === id) refreshPane(false);
+    if (paneId() === id) refreshPane(false);
   }
 
   // The open conversation changed: redraw it, unless the agent is writing in it (then say so).
