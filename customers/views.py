@@ -1,8 +1,7 @@
 """The customer, whole: search, the full page with its timeline, notes, tags, merges and duplicates."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseBadRequest
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -51,7 +50,7 @@ def customer(request, customer_id: int):
         try:
             entries, older = customer_timeline(request.user, customer, before=request.GET.get("before", ""))
         except ValueError as problem:
-            return HttpResponseBadRequest(str(problem))
+            raise BadRequest(str(problem)) from problem
         context = {"customer": customer, "entries": entries, "older": older, "focus_first": True}
         return render(request, "customers/customer.html#timeline-entries", context)
     return _customer_page(request, customer)
@@ -213,10 +212,10 @@ def not_duplicate(request):
     ids = [parse_id(value) for value in request.POST.getlist("ids")]
     pair = list(customers_visible_to(request.user).filter(pk__in=[pk for pk in ids if pk is not None]))
     if len(ids) != 2 or len(pair) != 2:
-        return HttpResponseBadRequest("Choose two customers.")
+        raise BadRequest("Choose two customers.")
     try:
         services.mark_not_duplicate(first=pair[0], second=pair[1], by=request.user)
     except ValueError as problem:
-        return HttpResponseBadRequest(str(problem))
+        raise BadRequest(str(problem)) from problem
     messages.success(request, f"Noted: #{pair[0].pk} ({pair[0]}) and #{pair[1].pk} ({pair[1]}) are different people.")
     return redirect("customers:duplicates")

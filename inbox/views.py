@@ -3,9 +3,9 @@ from datetime import timedelta
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models import Q
-from django.http import Http404, HttpResponseBadRequest
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -52,8 +52,6 @@ def inbox(request):
         current = next((s for s in summaries if s.queue.slug == request.GET.get("queue")), None)
         return render(request, "inbox/inbox.html#queue-nav", {"summaries": summaries, "current": current})
     context = _list_context(request, queue_slug=request.GET.get("queue"))
-    if isinstance(context, HttpResponseBadRequest):
-        return context
     if _wants_fragment(request, "more-rows"):
         return render(request, "inbox/inbox.html#more-rows", context)
     if _wants_fragment(request, "conversation-list"):
@@ -71,8 +69,6 @@ def conversation(request, conversation_id: int):
         return render(request, "inbox/inbox.html#conversation-pane", pane)
     queue_slug = request.GET.get("queue") or (conversation.queue.slug if conversation.queue else None)
     context = _list_context(request, queue_slug=queue_slug, fall_back=True)
-    if isinstance(context, HttpResponseBadRequest):
-        return context
     return render(request, "inbox/inbox.html", {**context, **pane})
 
 
@@ -80,11 +76,11 @@ def _list_context(request, *, queue_slug: str | None, fall_back: bool = False):
     summaries = queue_summaries(request.user)
     status_filter = request.GET.get("status", "active")
     if status_filter not in LIST_FILTERS:
-        return HttpResponseBadRequest(f"Unknown status filter; use one of: {', '.join(LIST_FILTERS)}")
+        raise BadRequest(f"Unknown status filter; use one of: {', '.join(LIST_FILTERS)}")
     try:
         filters = ListFilters.from_query(request.GET)
     except ValueError as problem:
-        return HttpResponseBadRequest(str(problem))
+        raise BadRequest(str(problem)) from problem
     current = next((s for s in summaries if s.queue.slug == queue_slug), None)
     if queue_slug and current is None and not fall_back:
         raise Http404("No such queue")
@@ -100,7 +96,7 @@ def _list_context(request, *, queue_slug: str | None, fall_back: bool = False):
                 after=request.GET.get("after", ""),
             )
         except ValueError as problem:
-            return HttpResponseBadRequest(str(problem))
+            raise BadRequest(str(problem)) from problem
     return {
         "summaries": summaries,
         "current": current,
@@ -178,11 +174,11 @@ def move_queue(request, conversation_id: int):
     conversation = _acting_on(request, conversation_id, "inbox.change_conversation")
     form = MoveQueueForm(request.POST)
     if not form.is_valid():
-        return HttpResponseBadRequest("Choose one of the open queues.")
+        raise BadRequest("Choose one of the open queues.")
     try:
         conversation = change_queue(conversation=conversation, queue=form.cleaned_data["queue"], by=request.user)
     except ValueError as problem:  # the queue closed in the meantime
-        return HttpResponseBadRequest(str(problem))
+        raise BadRequest(str(problem)) from problem
     if conversations_visible_to(request.user).filter(pk=conversation.pk).exists():
         return _render_pane(request, conversation.pk)
     # Moved out of the agent's own queues: back to their inbox, saying where it went.
@@ -205,7 +201,7 @@ def correct_triage(request, message_id: int):
         raise PermissionDenied
     form = CorrectTriageForm(request.POST)
     if not form.is_valid():
-        return HttpResponseBadRequest("Choose a type and a sentiment from the lists.")
+        raise BadRequest("Choose a type and a sentiment from the lists.")
     try:
         correct_message(
             message=message,
@@ -214,7 +210,7 @@ def correct_triage(request, message_id: int):
             by=request.user,
         )
     except ValueError as problem:
-        return HttpResponseBadRequest(str(problem))
+        raise BadRequest(str(problem)) from problem
     return _render_pane(request, message.conversation_id, corrected=message.pk)
 
 
@@ -230,13 +226,13 @@ def assign(request, conversation_id: int):
     elif parse_id(choice) is not None and is_supervisor(request.user):
         agent = get_user_model().objects.filter(pk=parse_id(choice), is_active=True).first()
         if agent is None:
-            return HttpResponseBadRequest("No active colleague with that id.")
+            raise BadRequest("No active colleague with that id.")
     else:
-        return HttpResponseBadRequest("Choose 'me', nobody, or (as a supervisor) a colleague.")
+        raise BadRequest("Choose 'me', nobody, or (as a supervisor) a colleague.")
     try:
         conversation = assign_conversation(conversation=conversation, agent=agent, by=request.user)
     except ValueError as problem:
-        return HttpResponseBadRequest(str(problem))
+        raise BadRequest(str(problem)) from problem
     if request.POST.get("next") == "board":
         messages.success(request, f"#{conversation.pk} now with {person(conversation.assignee, 'nobody')}.")
         return redirect("inbox:board")
@@ -254,17 +250,17 @@ def set_status(request, conversation_id: int):
     conversation = _acting_on(request, conversation_id, "inbox.change_conversation")
     form = StatusForm(request.POST)
     if not form.is_valid():
-        return HttpResponseBadRequest("Choose a status (and, to snooze, 1 hour to 90 days).")
+        raise BadRequest("Choose a status (and, to snooze, 1 hour to 90 days).")
     status, hours = form.cleaned_data["status"], form.cleaned_data["snooze_hours"]
     snoozed_until = None
     if status == Conversation.Status.SNOOZED:
         if not hours:
-            return HttpResponseBadRequest("Say for how long to snooze.")
+            raise BadRequest("Say for how long to snooze.")
         snoozed_until = timezone.now() + timedelta(hours=hours)
     try:
         change_status(conversation=conversation, status=status, by=request.user, snoozed_until=snoozed_until)
     except InvalidTransition as problem:
-        return HttpResponseBadRequest(str(problem))
+        raise BadRequest(str(problem)) from problem
     return _render_pane(request, conversation.pk)
 
 
@@ -275,7 +271,7 @@ def add_note(request, conversation_id: int):
     try:
         services.add_note(conversation=conversation, author=request.user, text=request.POST.get("text", ""))
     except ValueError as problem:
-        return HttpResponseBadRequest(str(problem))
+        raise BadRequest(str(problem)) from problem
     return _render_pane(request, conversation.pk)
 
 
@@ -313,7 +309,7 @@ def send_reply(request, conversation_id: int):
             by=request.user,
         )
     except (ValueError, InvalidTransition) as problem:
-        return HttpResponseBadRequest(str(problem))
+        raise BadRequest(str(problem)) from problem
     return _render_pane(request, conversation.pk)
 
 
@@ -340,7 +336,7 @@ def retry_reply(request, message_id: int):
     try:
         services.retry_reply(message=message, by=request.user)
     except ValueError as problem:
-        return HttpResponseBadRequest(str(problem))
+        raise BadRequest(str(problem)) from problem
     return _render_pane(request, message.conversation_id)
 
 
@@ -355,7 +351,7 @@ def edit_priority_and_labels(request, conversation_id: int):
     conversation = _acting_on(request, conversation_id, "inbox.change_conversation")
     form = PriorityAndLabelsForm(request.POST)
     if not form.is_valid():
-        return HttpResponseBadRequest("Choose a priority and labels from the lists.")
+        raise BadRequest("Choose a priority and labels from the lists.")
     services.change_priority(conversation=conversation, priority=form.cleaned_data["priority"], by=request.user)
     services.set_labels(conversation=conversation, labels=form.cleaned_data["labels"], by=request.user)
     return _render_pane(request, conversation.pk)
@@ -385,14 +381,14 @@ def bulk(request):
     back = request.POST.get("back", "")
     back = back if back.startswith("/inbox/") and "//" not in back else reverse("inbox:home")
     if action not in BULK_ACTIONS and not action.startswith("move:"):
-        return HttpResponseBadRequest("Choose an action for the selected conversations.")
+        raise BadRequest("Choose an action for the selected conversations.")
     if not ids:
-        return HttpResponseBadRequest("Select at least one conversation.")
+        raise BadRequest("Select at least one conversation.")
     queue = None
     if action.startswith("move:"):
         queue = Queue.objects.filter(slug=action.removeprefix("move:"), is_active=True).first()
         if queue is None:
-            return HttpResponseBadRequest("Choose one of the open queues.")
+            raise BadRequest("Choose one of the open queues.")
     done, refused = 0, []
     for conversation in conversations_visible_to(request.user).filter(pk__in=ids).order_by("pk"):
         try:

@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After HtmxMiddleware: a refused htmx request is answered in text/plain, a page through 400.html.
+    "socialcrm.errors.BadRequestMiddleware",
 ]
 
 ROOT_URLCONF = "socialcrm.urls"

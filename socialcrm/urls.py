@@ -13,6 +13,8 @@ admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = "socialcrm administration"
 admin.site.site_title = "socialcrm admin"
 
+handler400 = "socialcrm.errors.handler400"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="inbox:home", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
