@@ -115,3 +115,19 @@ def asgi_server(transactional_db):
         except subprocess.TimeoutExpired:  # a shutdown that hangs is a bug to see, but not to leave running
             process.kill()
             raise
+
+
+def wait_until(page, expression: str, *, timeout: float = 10.0) -> None:
+    """Wait for a JavaScript expression to be true on the page.
+
+    Playwright's wait_for_function evaluates its predicate with eval inside the page, which the
+    Content-Security-Policy forbids (no 'unsafe-eval'); page.evaluate goes through DevTools instead,
+    so the pages are tested under the policy they really have.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {timeout} s: {expression}")
+        time.sleep(0.05)

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from customers.models import Customer, Identity, Network
 from inbox.models import Message
+from tests.browser.conftest import wait_until
 from tests.browser.test_first_screen import sign_in
 from tests.factories import ensure_migrated_data, make_channel, make_conversation, make_customer, make_user
 from triage.services import triage_messages
@@ -45,7 +46,7 @@ def test_an_agent_opens_the_whole_customer_and_pages_back_through_history(page, 
     page.keyboard.press("Enter")
     timeline.locator("li.entry").nth(45).wait_for()
     # Focus lands on the first entry brought in, so the keyboard carries on from there.
-    page.wait_for_function("document.activeElement.matches('.timeline li.entry')")
+    wait_until(page, "document.activeElement.matches('.timeline li.entry')")
     assert page.evaluate("[...document.querySelectorAll('.timeline li.entry')].indexOf(document.activeElement)") == 30
     assert timeline.locator("li.entry").count() == 46 and page.get_by_role("link", name="Show older").count() == 0
     assert "Update number 0: still broken" in timeline.locator("li.entry").last.inner_text()

@@ -3,6 +3,7 @@
 import pytest
 
 from inbox.models import Conversation
+from tests.browser.conftest import wait_until
 from tests.browser.test_first_screen import sign_in
 from tests.factories import ensure_migrated_data, make_conversation, make_customer, make_user
 
@@ -55,7 +56,7 @@ def test_opening_a_conversation_moves_focus_to_it(page, two_waiting):
     page.keyboard.press("j")
     page.keyboard.press("Enter")
 
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'conversation-title'")
+    wait_until(page, "document.activeElement && document.activeElement.id === 'conversation-title'")
     assert "Dana" in page.evaluate("document.activeElement.innerText")
     page.keyboard.press("j")  # the list keys still work from the conversation
     assert "Where is my bill?" in page.evaluate("document.activeElement.innerText")

@@ -11,6 +11,7 @@ from inbox import live
 from inbox.channels import issue_token
 from inbox.models import Channel
 from inbox.services import add_note, assign_conversation, change_priority, change_status, reply
+from tests.browser.conftest import wait_until
 from tests.factories import ensure_migrated_data, make_conversation, make_customer, make_user
 from triage.models import Queue
 
@@ -65,7 +66,7 @@ def signed_in(browser, live_inbox):
 
 def open_live(page, url):
     page.goto(url)
-    page.wait_for_function("document.body.dataset.live === 'connected'")
+    wait_until(page, "document.body.dataset.live === 'connected'")
     page.evaluate("window.notReloaded = true")
 
 
@@ -144,7 +145,7 @@ def test_colleagues_on_the_same_conversation_see_each_other_and_each_others_work
     toms.locator("#conversation-pane .note-form:not(.reply-form) textarea").fill("Calling her now")
     toms.get_by_role("button", name="Add note").click()  # sent: no longer "typing", at once
     presence.filter(has_text="tom is viewing").wait_for(timeout=3000)
-    toms.wait_for_function("document.querySelector('#conversation-pane .reply-form textarea').value === 'Hello Dana'")
+    wait_until(toms, "document.querySelector('#conversation-pane .reply-form textarea').value === 'Hello Dana'")
     sams.wait_for_timeout(1000)
     assert "typing" not in presence.inner_text()  # putting the draft back is not typing
 
@@ -180,7 +181,7 @@ def test_urgent_arrivals_and_mentions_get_attention_whatever_the_page_shows(sign
 
     urgent = make_conversation("service", text="Outage across Leeds", priority=3, customer=make_customer("Ola"))
     live.publish([urgent.pk])
-    page.wait_for_function("document.title === '(1) Inbox · socialcrm'")
+    wait_until(page, "document.title === '(1) Inbox · socialcrm'")
     assert page.evaluate("window.notified") == [["Urgent conversation", "Ola: Outage across Leeds"]]
     assert page.evaluate("window.beeps") == 1
 
@@ -189,7 +190,7 @@ def test_urgent_arrivals_and_mentions_get_attention_whatever_the_page_shows(sign
     live.publish([normal.pk])  # nor does an ordinary arrival
     page.locator("#sound-toggle").uncheck()  # and the agent turns the sound off
     add_note(conversation=urgent, author=tom, text="@sam can you call Ola?")
-    page.wait_for_function("document.title === '(2) Inbox · socialcrm'")
+    wait_until(page, "document.title === '(2) Inbox · socialcrm'")
     assert page.evaluate("window.notified")[1][0] == "You were mentioned"
     assert page.evaluate("window.beeps") == 1
     notes = page.locator("#live-notes li")
@@ -313,5 +314,5 @@ def test_replying_after_a_colleague_asks_to_confirm_with_the_draft_counted_and_i
     assert "262 characters left" in page.locator("#conversation-pane .counter").inner_text()  # web: 280
     page.get_by_role("button", name="Send anyway").click()
     page.locator("#conversation-pane .reply-form textarea").wait_for()
-    page.wait_for_function("!document.querySelector('#conversation-pane .reply-form textarea').value")
+    wait_until(page, "!document.querySelector('#conversation-pane .reply-form textarea').value")
     assert not page.errors, page.errors
