@@ -1,7 +1,5 @@
 """The JSON API: mentions in (POST /api/v1/channels/<slug>/mentions), messages out, and its schema."""
 
-import json
-
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
@@ -9,7 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from inbox.channels import bearer_token, take_from_rate_limit, token_matches
-from inbox.mentions import MentionErrors, json_may_hold_unstorable, parse_mention
+from inbox.mentions import MentionErrors, UnreadableJSON, json_may_hold_unstorable, loads_untrusted, parse_mention
 from inbox.models import Channel, Message
 from inbox.openapi import OPENAPI
 from inbox.selectors import conversations_visible_to
@@ -17,15 +15,6 @@ from inbox.services import ingest
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_BATCH = 1000
-MAX_DEPTH = 32
-
-
-def _depth(value, level: int = 1) -> int:
-    """How deeply a JSON value nests (stops counting past MAX_DEPTH)."""
-    if level > MAX_DEPTH or not isinstance(value, dict | list):
-        return level
-    children = value.values() if isinstance(value, dict) else value
-    return max((_depth(child, level + 1) for child in children), default=level)
 
 
 def error(status: int, message: str, **extra) -> JsonResponse:
@@ -71,16 +60,11 @@ def _read_json(request):
         raise _Unreadable(413, too_big) from problem
     try:
         # Strict UTF-8 first: json.loads would also take UTF-16 or let raw surrogates through.
-        data = json.loads(body.decode("utf-8"))
+        return loads_untrusted(body.decode("utf-8"))
     except UnicodeDecodeError as problem:
         raise _Unreadable(400, "The body is not valid UTF-8.") from problem
-    except json.JSONDecodeError as problem:
-        raise _Unreadable(400, f"Malformed JSON: {problem}") from problem
-    except RecursionError as problem:
-        raise _Unreadable(400, f"The JSON nests deeper than {MAX_DEPTH} levels.") from problem
-    if _depth(data) > MAX_DEPTH:
-        raise _Unreadable(400, f"The JSON nests deeper than {MAX_DEPTH} levels.")
-    return data
+    except UnreadableJSON as problem:
+        raise _Unreadable(400, str(problem)) from problem
 
 
 @csrf_exempt

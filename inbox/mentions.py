@@ -4,7 +4,10 @@ Every connector (the ingest API, Meta, X, feeds, e-mail, the importer) turns wha
 into `IncomingMention`s; `inbox.services.ingest` takes nothing else.
 """
 
+import json
+import math
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -233,3 +236,55 @@ def storable_json(value: Any) -> Any:
     if isinstance(value, list):
         return [storable_json(item) for item in value]
     return value
+
+
+MAX_JSON_DEPTH = 32
+
+
+class UnreadableJSON(ValueError):
+    """Untrusted JSON that cannot be taken; the message says why, for the sender."""
+
+
+def loads_untrusted(text: str | bytes) -> Any:
+    """Parse JSON from outside: malformed text, a number Python will not convert (over 4,300 digits),
+    a number that is not finite (PostgreSQL's jsonb refuses them) and nesting deeper than
+    MAX_JSON_DEPTH all raise UnreadableJSON instead of whatever the parser or a later step would raise.
+    """
+    try:
+        value = json.loads(text, parse_float=_finite_float, parse_constant=_refuse_constant)
+    except RecursionError as problem:
+        raise UnreadableJSON(f"The JSON nests deeper than {MAX_JSON_DEPTH} levels.") from problem
+    except json.JSONDecodeError as problem:
+        raise UnreadableJSON(f"Malformed JSON: {problem}") from problem
+    except UnreadableJSON:
+        raise
+    except ValueError as problem:  # int() refuses a literal of more than sys.get_int_max_str_digits() digits
+        raise UnreadableJSON(
+            f"A number in the JSON has more than {sys.get_int_max_str_digits():,} digits."
+        ) from problem
+    if _nests_deeper_than(value, MAX_JSON_DEPTH):
+        raise UnreadableJSON(f"The JSON nests deeper than {MAX_JSON_DEPTH} levels.")
+    return value
+
+
+def _finite_float(literal: str) -> float:
+    number = float(literal)
+    if math.isinf(number):
+        raise UnreadableJSON(f"The number {literal[:20]}… is too large.")
+    return number
+
+
+def _refuse_constant(literal: str):
+    raise UnreadableJSON(f"{literal} is not a JSON number.")
+
+
+def _nests_deeper_than(value: Any, limit: int) -> bool:
+    """Without recursion, so no depth of nesting can exhaust the stack."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False

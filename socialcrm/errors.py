@@ -8,8 +8,10 @@ shows with textContent. Nothing here builds HTML from a string.
 from django.core.exceptions import BadRequest
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils.deprecation import MiddlewareMixin
 
 GENERIC_REASON = "The request could not be understood."
+
 
 
 def bad_request_response(request, reason: str = GENERIC_REASON, *, status: int = 400) -> HttpResponse:
@@ -30,16 +32,33 @@ def handler400(request, exception=None):
     return bad_request_response(request, reason)
 
 
-class BadRequestMiddleware:
-    """Answers a view's BadRequest through bad_request_response, in DEBUG as in production."""
+NUL_REASON = "The request contains a NUL character, which cannot be stored or searched for; type it again."
 
-    def __init__(self, get_response):
-        self.get_response = get_response
 
-    def __call__(self, request):
-        return self.get_response(request)
+class BadRequestMiddleware(MiddlewareMixin):
+    """Answers a view's BadRequest through bad_request_response, in DEBUG as in production.
+
+    A NUL character in any query or form value is refused here, for every view at once: PostgreSQL
+    cannot store or compare one, so it would otherwise surface as a 500 wherever a view queries with it.
+    (MiddlewareMixin keeps it usable in an async chain: one sync-only middleware would run every
+    request, async views included, in Django's one sync thread.)
+    """
+
+    def process_request(self, request):
+        if _holds_nul(request.GET) or (_is_form(request) and _holds_nul(request.POST)):
+            return bad_request_response(request, NUL_REASON)
+        return None
 
     def process_exception(self, request, exception):
         if type(exception) is BadRequest:
             return bad_request_response(request, str(exception) or GENERIC_REASON)
         return None
+
+
+def _is_form(request) -> bool:
+    # Not multipart: reading it here would consume the stream a view may want as request.body.
+    return request.method == "POST" and request.content_type == "application/x-www-form-urlencoded"
+
+
+def _holds_nul(query) -> bool:
+    return any("\x00" in key or any("\x00" in value for value in values) for key, values in query.lists())

@@ -1,6 +1,5 @@
 """What the webhook connectors (Meta, X) share: reading ids, times and text out of untrusted events."""
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -8,7 +7,14 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 
-from inbox.mentions import FUTURE_TOLERANCE, MAX_ID_LENGTH, MAX_TEXT_LENGTH, clean_text
+from inbox.mentions import (
+    FUTURE_TOLERANCE,
+    MAX_ID_LENGTH,
+    MAX_TEXT_LENGTH,
+    UnreadableJSON,
+    clean_text,
+    loads_untrusted,
+)
 from inbox.models import Channel
 from inbox.services import IngestResult
 
@@ -29,9 +35,12 @@ def signed_json(
         )
         return error(403, f"Missing or wrong {header} (or the channel has no {key_name}).")
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return error(400, "Malformed JSON.")
+        delivery = loads_untrusted(body)
+    except UnreadableJSON as problem:
+        return error(400, str(problem))
+    if not isinstance(delivery, dict):
+        return error(400, "A delivery is a JSON object.")
+    return delivery
 
 
 def ingested(result: IngestResult) -> JsonResponse:
