@@ -250,7 +250,11 @@ OPENAPI["components"]["schemas"]["PreviewItem"] = {
     "type": "object",
     "required": ["text"],
     "properties": {
-        "text": {"type": "string", "maxLength": 100_000, "description": "May be empty."},
+        "text": {
+            "type": "string",
+            "maxLength": 10_000,
+            "description": "May be empty. All of a request's texts together: at most 250,000 characters.",
+        },
         "network": {"type": "string"},
         "private": {"type": "boolean", "default": False},
         "author": {

@@ -97,7 +97,8 @@ def test_hard_texts_get_answers(client, token, text):
         ({"items": [{"text": "hi", "author": {"followers": "lots"}}]}, "'errors'"),
         ({"items": [{"text": "hi", "author": {"verified": "yes"}}]}, "'errors'"),
         ({"items": [{"text": "hi", "network": "myspace"}]}, "'errors'"),
-        ({"items": [{"text": "x" * 100_001}]}, "'errors'"),
+        ({"items": [{"text": "x" * 10_001}]}, "'errors'"),
+        ({"items": [{"text": "x" * 10_000}] * 26}, "at most 250,000 a request"),
         ("{not json", "Malformed JSON"),
     ],
 )

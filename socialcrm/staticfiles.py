@@ -1,0 +1,33 @@
+"""WhiteNoise, able to sit in an async middleware chain."""
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from whitenoise.middleware import WhiteNoiseMiddleware
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """Serves static files as WhiteNoise does, and passes everything else on without a thread hop.
+
+    WhiteNoise's middleware is sync only. Under Daphne one sync-only middleware makes Django run the
+    whole chain of every request in its single sync thread, so an async view (the triage preview,
+    which hands its CPU work to a worker thread) would still hold up every other request.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.is_async:
+            return self._serve_or_pass_on(request)
+        return super().__call__(request)
+
+    async def _serve_or_pass_on(self, request):
+        static_file = self.find_file(request.path_info) if self.autorefresh else self.files.get(request.path_info)
+        if static_file is not None:
+            return self.serve(static_file, request)  # opens the file; its body streams as the client reads
+        return await self.get_response(request)
