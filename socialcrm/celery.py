@@ -1,12 +1,37 @@
 """The Celery application; its configuration is the CELERY_* settings."""
 
+import functools
+import logging
 import os
 
 from celery import Celery
+from celery.contrib.django.task import DjangoTask
+from django.db import transaction
+from kombu.exceptions import OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "socialcrm.settings")
 
-# DjangoTask adds delay_on_commit: enqueue only once the transaction that made the work commits.
-app = Celery("socialcrm", task_cls="celery.contrib.django.task:DjangoTask")
+logger = logging.getLogger(__name__)
+
+
+class Task(DjangoTask):
+    """DjangoTask, whose delay_on_commit never fails the request whose data already committed.
+
+    With the broker unreachable, the task is logged and left to the sweeps that look for work whose
+    task never ran (triage.tasks.sweep_lost_messages for mentions, the reply sweep for replies): the
+    data is stored, so the platform that delivered it is told so rather than sent a 500 it would retry.
+    """
+
+    def delay_on_commit(self, *args, **kwargs) -> None:
+        transaction.on_commit(functools.partial(self._delay_or_leave_to_the_sweep, args, kwargs))
+
+    def _delay_or_leave_to_the_sweep(self, args, kwargs) -> None:
+        try:
+            self.delay(*args, **kwargs)
+        except (OperationalError, OSError):
+            logger.warning("could not enqueue %s after commit (broker unreachable); a sweep will take it up", self.name)
+
+
+app = Celery("socialcrm", task_cls="socialcrm.celery:Task")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -5,13 +5,29 @@ Views raise django.core.exceptions.BadRequest("why") for a 400. A page gets the 
 shows with textContent. Nothing here builds HTML from a string.
 """
 
+import logging
+
+import redis.exceptions
 from django.core.exceptions import BadRequest
-from django.http import HttpResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.deprecation import MiddlewareMixin
+from kombu.exceptions import OperationalError as KombuOperationalError
+
+logger = logging.getLogger(__name__)
 
 GENERIC_REASON = "The request could not be understood."
-
+RETRY_AFTER_SECONDS = 30
+# Redis (cache, rate limits, presence), the Celery broker, or the database not answering: the request
+# could not be done, and trying again shortly will work. Anything else is a bug and stays a 500.
+UNAVAILABLE = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    KombuOperationalError,
+    OperationalError,
+    InterfaceError,
+)
 
 
 def bad_request_response(request, reason: str = GENERIC_REASON, *, status: int = 400) -> HttpResponse:
@@ -19,6 +35,24 @@ def bad_request_response(request, reason: str = GENERIC_REASON, *, status: int =
     if getattr(request, "htmx", False) or not _wants_html(request):
         return HttpResponse(reason, status=status, content_type="text/plain; charset=utf-8")
     return render(request, "400.html", {"reason": reason}, status=status)
+
+
+def unavailable_response(request) -> HttpResponse:
+    """503 with Retry-After: JSON for the APIs and webhooks (nothing was stored), a page for people."""
+    if request.path.startswith(("/api/", "/webhooks/")):
+        response = JsonResponse(
+            {"error": "Temporarily unavailable: nothing was stored. Send it again shortly."}, status=503
+        )
+    elif getattr(request, "htmx", False):
+        response = HttpResponse(
+            "socialcrm cannot reach a service it needs; try again in a minute.",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+    else:
+        response = render(request, "503.html", status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _wants_html(request) -> bool:
@@ -52,6 +86,9 @@ class BadRequestMiddleware(MiddlewareMixin):
     def process_exception(self, request, exception):
         if type(exception) is BadRequest:
             return bad_request_response(request, str(exception) or GENERIC_REASON)
+        if isinstance(exception, UNAVAILABLE):
+            logger.error("%s %s: a backing service is unreachable: %r", request.method, request.path, exception)
+            return unavailable_response(request)
         return None
 
 
