@@ -12,6 +12,7 @@ import httpx
 from django.conf import settings
 from django.core.mail import EmailMessage
 
+from inbox.mentions import single_line
 from inbox.models import Channel, Message
 
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
@@ -20,6 +21,7 @@ X_URL = "https://api.x.com/2"
 # What each network accepts in one reply (characters); the reply box counts down from it.
 LENGTH_LIMITS = {"x": 280, "instagram": 2200, "facebook": 8000, "email": 100_000}
 DEFAULT_LENGTH_LIMIT = 10_000
+SUBJECT_MAX_LENGTH = 255  # as long as a conversation's subject is stored
 
 
 class SendError(Exception):
@@ -153,17 +155,20 @@ def _x(message: Message, http: httpx.Client) -> Sent:
 
 
 def _email(message: Message) -> Sent:
+    """An e-mail in the customer's thread. Header values made from customer text (the subject, the
+    id of the message answered) are put on one line first: a CR or LF in them would make the mail
+    library refuse the reply (BadHeaderError), and other control characters have no place there."""
     conversation = message.conversation
     address = conversation.customer.email or _recipient(message)
     if "@" not in address:
         raise SendError("The customer has no e-mail address to answer.", retryable=False)
-    subject = conversation.subject or "Your message"
+    subject = single_line(conversation.subject, max_length=SUBJECT_MAX_LENGTH) or "Your message"
     if not subject.lower().startswith("re:"):
         subject = f"Re: {subject}"
     message_id = f"<reply-{message.pk}@{getattr(settings, 'HOST', '') or 'socialcrm.local'}>"
     headers = {"Message-ID": message_id}
-    if message.in_reply_to_external_id:
-        headers |= {"In-Reply-To": message.in_reply_to_external_id, "References": message.in_reply_to_external_id}
+    if answering := single_line(message.in_reply_to_external_id, max_length=255):
+        headers |= {"In-Reply-To": answering, "References": answering}
     email = EmailMessage(
         subject=subject,
         body=message.text,
