@@ -238,10 +238,11 @@ class Message(models.Model):
         SKIPPED = "skipped", "Not triaged (our own reply, or stored before triage existed)"
 
     class Delivery(models.TextChoices):
-        """Only for outbound replies."""
+        """Only for outbound replies: queued, sending, then sent or failed (see inbox.services.deliver)."""
 
         NONE = "", "Not applicable"
         QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 
@@ -267,6 +268,9 @@ class Message(models.Model):
     delivery = models.CharField(max_length=8, choices=Delivery.choices, blank=True, default=Delivery.NONE)
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
     delivery_error = models.CharField(max_length=500, blank=True)
+    delivery_changed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the reply's delivery state last changed; the stuck-reply sweep reads it."
+    )
 
     class Meta:
         ordering = ["posted_at", "id"]
@@ -283,6 +287,12 @@ class Message(models.Model):
                 fields=["received_at"],
                 condition=Q(triage_state__in=["queued", "waiting"]),
                 name="message_triage_backlog",
+            ),
+            # The sweep for replies left queued or sending (a lost task, a killed worker).
+            models.Index(
+                fields=["delivery_changed_at"],
+                condition=Q(delivery__in=["queued", "sending"]),
+                name="message_delivery_backlog",
             ),
         ]
 

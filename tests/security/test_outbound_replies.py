@@ -1,23 +1,73 @@
 """Replies going out: whatever fails, a reply ends sent or failed with a reason; none goes out twice.
 
 Hardening issue, finding 4 ("a reply stuck 'queued' forever") and the fault "outbound replies are
-sent once".
+sent once". The platforms are simulated at their edge (an httpx transport, a mail backend); a
+worker killed mid-send is an exception no handler of ours catches, raised after the platform took
+the reply.
 """
 
+import json
+import logging
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from django.core import mail
+from django.core.mail.backends import locmem
+from django.core.mail.message import sanitize_address
+from django.db import connection
+from django.utils import timezone
 
+from inbox import live, services
 from inbox.connectors.imap import parse_email, poll_mailbox
 from inbox.models import Channel, Message
 from inbox.services import deliver
 from tests.connectors.test_imap import RecordedMailbox
-from tests.factories import make_channel
-from tests.inbox.test_replies import conversation_on, queued_reply
+from tests.factories import ensure_migrated_data, make_channel
+from tests.inbox.test_replies import FIXTURES, conversation_on, queued_reply
 
 pytestmark = pytest.mark.django_db
 EMAIL_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
+
+
+class WorkerKilled(BaseException):
+    """A worker killed (SIGKILL, OOM, a deploy) as seen from inside it: no handler of ours runs after it."""
+
+
+class MailBackendCheckingAddresses(locmem.EmailBackend):
+    """Checks each recipient as Django's SMTP backend does before it speaks to the server (locmem does not)."""
+
+    def send_messages(self, messages):
+        for message in messages:
+            for address in message.recipients():
+                sanitize_address(address, message.encoding or "utf-8")
+        return super().send_messages(messages)
+
+
+class MailServerAcceptsThenWorkerDies(locmem.EmailBackend):
+    """The mail server takes the message; the worker dies before it hears so."""
+
+    def send_messages(self, messages):
+        super().send_messages(messages)
+        raise WorkerKilled
+
+
+def recording(name: str) -> httpx.Response:
+    fixture = json.loads((FIXTURES / f"{name}.json").read_text())
+    return httpx.Response(fixture["status"], json=fixture["body"])
+
+
+def platform(answer_with: str | None, calls: list, *, then: BaseException | None = None) -> httpx.Client:
+    """The network's API: each request is counted, then answered from a recording or `then` is raised."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if then is not None:
+            raise then
+        return recording(answer_with)
+
+    return httpx.Client(transport=httpx.MockTransport(answer))
 
 
 def email_conversation(subject: str = "My bill", address: str = "dana@example.com"):
@@ -34,6 +84,24 @@ def email_conversation(subject: str = "My bill", address: str = "dana@example.co
 def mailbox(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     return mail.outbox
+
+
+@pytest.fixture
+def strict_mailbox(settings):
+    settings.EMAIL_BACKEND = f"{__name__}.MailBackendCheckingAddresses"
+    return mail.outbox
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """The conversations whose live event went out (inside django_capture_on_commit_callbacks(execute=True))."""
+    ids = []
+    monkeypatch.setattr(live, "publish", lambda conversation_ids, before=None: ids.extend(conversation_ids) or 0)
+    return ids
+
+
+def later(delta: timedelta) -> datetime:
+    return timezone.now() + delta + timedelta(seconds=1)
 
 
 # Finding 4: a reply stuck "queued" forever.
@@ -67,6 +135,87 @@ def test_subject_with_crlf_still_sends_the_reply(agent_in_service_queue, mailbox
     assert b"\nBcc:" not in head and b"\rBcc:" not in head  # no header was injected
     assert max(len(line) for line in rendered.split(b"\n")) <= 998  # RFC 5322's line limit
     assert Message.objects.get(pk=message.pk).external_id == sent.extra_headers["Message-ID"]
+
+
+@pytest.mark.parametrize(
+    ("break_it", "reason"),
+    [
+        # The mail library refuses the customer's address (a ValueError, not a SendError).
+        ("customer address", 'Invalid address "dana@@mail.example"'),
+        # An admin's From address with a line break (BadHeaderError).
+        ("from address", "newlines"),
+        # Something nobody foresaw, raised by the network client.
+        ("unexpected", "RuntimeError"),
+    ],
+)
+def test_any_failure_of_a_send_ends_failed_with_a_reason_never_queued(
+    agent_in_service_queue,
+    agent_client,
+    strict_mailbox,
+    published,
+    django_capture_on_commit_callbacks,
+    caplog,
+    break_it,
+    reason,
+):
+    if break_it == "unexpected":
+        conversation = conversation_on(Channel.Kind.X, "x", user_access_token="t")
+        client = platform(None, [], then=RuntimeError("the TLS library fell over"))
+    else:
+        conversation = email_conversation(address="dana@@mail.example" if break_it == "customer address" else "d@x.io")
+        if break_it == "from address":
+            conversation.channel.config = {"from_address": "support@kestrel.example\nBcc: x@y.example"}
+            conversation.channel.save()
+        client = None
+    message = queued_reply(conversation, agent_in_service_queue)
+
+    with caplog.at_level(logging.ERROR), django_capture_on_commit_callbacks(execute=True):
+        assert deliver(message_id=message.pk, client=client) == "failed"
+
+    message.refresh_from_db()
+    assert message.delivery == "failed" and reason in message.delivery_error
+    assert conversation.pk in published  # the pane hears of it
+    logged = [record for record in caplog.records if record.exc_info]
+    assert len(logged) == 1 and str(message.pk) in logged[0].getMessage()
+    page = agent_client.get(f"/inbox/conversations/{conversation.pk}/").content.decode()
+    assert "Send again" in page
+
+
+def test_a_reply_whose_task_was_lost_is_sent_by_the_sweep(
+    agent_in_service_queue, mailbox, django_capture_on_commit_callbacks
+):
+    conversation = email_conversation()
+    message = queued_reply(conversation, agent_in_service_queue)  # its task never runs (nothing commits here)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.sweep_stuck_replies(now=timezone.now()) == 0  # not late yet: left to its task
+    assert mailbox == []
+
+    with django_capture_on_commit_callbacks(execute=True):  # the task it enqueues runs in-process
+        assert services.sweep_stuck_replies(now=later(services.QUEUED_TOO_LONG)) == 1
+
+    message.refresh_from_db()
+    assert message.delivery == "sent" and len(mailbox) == 1
+
+
+def test_a_reply_queued_with_no_tries_left_is_failed_by_the_sweep(
+    agent_in_service_queue, published, django_capture_on_commit_callbacks
+):
+    conversation = conversation_on(Channel.Kind.X, "x", user_access_token="t")
+    message = queued_reply(conversation, agent_in_service_queue)
+    Message.objects.filter(pk=message.pk).update(delivery_attempts=services.DELIVERY_ATTEMPTS)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.sweep_stuck_replies(now=later(services.QUEUED_TOO_LONG)) == 1
+
+    message.refresh_from_db()
+    assert message.delivery == "failed" and f"after {services.DELIVERY_ATTEMPTS} tries" in message.delivery_error
+    assert conversation.pk in published
+
+
+def test_the_sweep_is_on_the_beat_every_minute(settings):
+    schedules = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert schedules.get("inbox.tasks.sweep_stuck_replies") == 60.0
 
 
 # A From display name with CR/LF must not make the IMAP poll skip the e-mail.
@@ -108,3 +257,108 @@ def test_display_name_that_decodes_to_an_address_does_not_become_the_sender():
     assert mention is not None
     assert mention.author.email == "dana.scully@mail.example"
     assert mention.author.name == "<ceo@kestrel.example>"
+
+
+# The fault: outbound replies are sent once.
+
+
+NETWORKS = {
+    "x": (Channel.Kind.X, "x", {"user_access_token": "t"}, "x_tweet_ok", "X (Twitter)"),
+    "facebook": (Channel.Kind.FACEBOOK, "facebook", {"page_access_token": "t"}, "meta_comment_ok", "Facebook"),
+}
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+@pytest.mark.parametrize("reconciled_by", ["the retried task", "the sweep"])
+def test_worker_killed_after_platform_accepted_does_not_send_twice(agent_in_service_queue, network, reconciled_by):
+    kind, network_name, secrets, ok, label = NETWORKS[network]
+    conversation = conversation_on(kind, network_name, **secrets)
+    message = queued_reply(conversation, agent_in_service_queue)
+    calls = []
+
+    with pytest.raises(WorkerKilled):
+        deliver(message_id=message.pk, client=platform(ok, calls, then=WorkerKilled()))
+    assert len(calls) == 1  # the platform has the reply; we never heard
+
+    # The task comes back at once (the broker redelivers it): the reply might still be on its way.
+    assert deliver(message_id=message.pk, client=platform(ok, calls)) == "sending"
+    assert len(calls) == 1
+    # Long after any send could have ended, nobody can tell whether it arrived: a human checks.
+    moment = later(services.SEND_TIMEOUT)
+    if reconciled_by == "the sweep":
+        assert services.sweep_stuck_replies(now=moment) == 1
+    else:
+        assert deliver(message_id=message.pk, client=platform(ok, calls), now=moment) == "failed"
+
+    assert len(calls) == 1
+    message.refresh_from_db()
+    assert message.delivery == "failed"
+    assert message.delivery_error == (
+        f"The reply may or may not have been delivered: check on {label} before sending again."
+    )
+
+
+def test_worker_killed_after_the_mail_server_accepted_resends_under_the_same_message_id(
+    agent_in_service_queue, mailbox, settings
+):
+    conversation = email_conversation()
+    message = queued_reply(conversation, agent_in_service_queue)
+    settings.EMAIL_BACKEND = f"{__name__}.MailServerAcceptsThenWorkerDies"
+
+    with pytest.raises(WorkerKilled):
+        deliver(message_id=message.pk)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+    assert deliver(message_id=message.pk) == "sending" and len(mailbox) == 1
+    assert deliver(message_id=message.pk, now=later(services.SEND_TIMEOUT)) == "sent"
+
+    # Sent again under the same Message-ID, by which mail systems recognise the copy as one message.
+    first, second = mailbox
+    assert first.extra_headers["Message-ID"] == second.extra_headers["Message-ID"]
+    assert Message.objects.get(pk=message.pk).external_id == first.extra_headers["Message-ID"]
+
+
+@pytest.mark.parametrize("timeout", [httpx.ReadTimeout("read"), httpx.RemoteProtocolError("gone")])
+def test_a_timeout_after_the_request_went_out_does_not_send_twice(agent_in_service_queue, timeout):
+    conversation = conversation_on(Channel.Kind.X, "x", user_access_token="t")
+    message = queued_reply(conversation, agent_in_service_queue)
+    calls = []
+
+    assert deliver(message_id=message.pk, client=platform(None, calls, then=timeout)) == "failed"
+
+    assert deliver(message_id=message.pk, client=platform("x_tweet_ok", calls)) == "failed"  # nothing to do
+    assert len(calls) == 1
+    assert "may or may not have been delivered: check on X" in Message.objects.get(pk=message.pk).delivery_error
+
+
+def test_a_connection_refused_before_the_request_went_out_is_tried_again(agent_in_service_queue):
+    conversation = conversation_on(Channel.Kind.X, "x", user_access_token="t")
+    message = queued_reply(conversation, agent_in_service_queue)
+    calls = []
+
+    assert deliver(message_id=message.pk, client=platform(None, calls, then=httpx.ConnectError("refused"))) == "queued"
+    assert deliver(message_id=message.pk, client=platform("x_tweet_ok", calls)) == "sent"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reply_is_marked_sending_and_committed_before_the_platform_is_called():
+    ensure_migrated_data()
+    conversation = conversation_on(Channel.Kind.X, "x", user_access_token="t")
+    message = Message.objects.create(  # a reply whose task has not run yet
+        channel=conversation.channel,
+        conversation=conversation,
+        direction="out",
+        text="On it",
+        in_reply_to_external_id="post-123",
+        posted_at=timezone.now(),
+        delivery="queued",
+    )
+    seen = []
+
+    def answer(request):
+        # No transaction is open (so no row lock is held) and the claim is already committed.
+        seen.append((connection.in_atomic_block, Message.objects.get(pk=message.pk).delivery))
+        return recording("x_tweet_ok")
+
+    assert deliver(message_id=message.pk, client=httpx.Client(transport=httpx.MockTransport(answer))) == "sent"
+    assert seen == [(False, "sending")]
