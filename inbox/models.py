@@ -271,11 +271,22 @@ class Message(models.Model):
     delivery_changed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the reply's delivery state last changed; the stuck-reply sweep reads it."
     )
+    idempotency_key = models.UUIDField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Names one reply: the Send form carries it, so the same form sent twice makes one reply.",
+    )
 
     class Meta:
         ordering = ["posted_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["channel", "external_id"], name="message_once_per_channel"),
+            models.UniqueConstraint(
+                fields=["conversation", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="reply_once_per_key",
+            ),
             models.CheckConstraint(
                 condition=Q(direction="out") | Q(delivery=""), name="message_delivery_only_outbound"
             ),

@@ -2,6 +2,7 @@
 
 import logging
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -435,12 +436,18 @@ def wake_snoozed(*, now: datetime | None = None) -> int:
 
 
 @transaction.atomic
-def reply(*, conversation: Conversation, text: str, private: bool, by) -> Message:
+def reply(*, conversation: Conversation, text: str, private: bool, by, key: uuid.UUID | None = None) -> Message:
     """Answer the customer on the conversation's own channel; a task sends it after commit.
 
     The reply answers the customer's latest message (as a comment reply, a reply tweet, a DM, or an
     e-mail in the same thread). The first reply stamps first_response_at; a new conversation becomes
     open and, if nobody had it, the replier's.
+
+    `key` names the reply (the Send form carries a fresh one each time it is drawn). A key the
+    conversation already has a reply for returns that reply and changes nothing, so a Send clicked
+    twice, or two requests racing, make one reply; the same key with other text is refused rather
+    than dropped. Replies in one conversation are serialised on its row, and the database holds one
+    reply per key and conversation.
     """
     from inbox.senders import length_limit
     from inbox.tasks import deliver_reply
@@ -449,6 +456,12 @@ def reply(*, conversation: Conversation, text: str, private: bool, by) -> Messag
         Conversation.objects.select_for_update(of=("self",)).select_related("channel").get(pk=conversation.pk)
     )
     text = text.strip()
+    if key is not None:
+        already = Message.objects.filter(conversation=conversation, idempotency_key=key).first()
+        if already is not None and already.text != text:
+            raise ValueError("This form was already sent as another reply; open the conversation again to send more.")
+        if already is not None:
+            return already
     limit = length_limit(conversation.channel)
     if not text:
         raise ValueError("A reply needs some text.")
@@ -475,6 +488,7 @@ def reply(*, conversation: Conversation, text: str, private: bool, by) -> Messag
         triage_state=Message.TriageState.SKIPPED,
         delivery=Message.Delivery.QUEUED,
         delivery_changed_at=now,
+        idempotency_key=key or uuid.uuid4(),
     )
     fields = ["last_message_at", "updated_at"]
     conversation.last_message_at = now

@@ -8,6 +8,7 @@ the reply.
 
 import json
 import logging
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,16 +17,18 @@ import pytest
 from django.core import mail
 from django.core.mail.backends import locmem
 from django.core.mail.message import sanitize_address
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+from django.test import Client
 from django.utils import timezone
 
 from inbox import live, services
 from inbox.connectors.imap import parse_email, poll_mailbox
-from inbox.models import Channel, Message
+from inbox.models import Channel, Event, Message
 from inbox.services import deliver
 from tests.connectors.test_imap import RecordedMailbox
-from tests.factories import ensure_migrated_data, make_channel
-from tests.inbox.test_replies import FIXTURES, conversation_on, queued_reply
+from tests.factories import ensure_migrated_data, make_channel, make_user
+from tests.inbox.test_ingest_concurrency import run_concurrently
+from tests.inbox.test_replies import FIXTURES, HX, conversation_on, queued_reply
 
 pytestmark = pytest.mark.django_db
 EMAIL_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
@@ -362,3 +365,87 @@ def test_a_reply_is_marked_sending_and_committed_before_the_platform_is_called()
 
     assert deliver(message_id=message.pk, client=httpx.Client(transport=httpx.MockTransport(answer))) == "sent"
     assert seen == [(False, "sending")]
+
+
+def test_double_clicked_send_creates_one_reply(agent_client):
+    conversation = conversation_on(Channel.Kind.X, "x", user_access_token="t")
+    form = {"text": "On it!", "reply_key": str(uuid.uuid4())}
+    url = f"/inbox/conversations/{conversation.pk}/reply"
+
+    first = agent_client.post(url, form, headers=HX)
+    second = agent_client.post(url, form, headers=HX)
+
+    assert first.status_code == second.status_code == 200
+    assert Message.objects.filter(direction="out").count() == 1
+    assert Event.objects.filter(kind=Event.Kind.REPLY_SENT).count() == 1
+    assert second.content.decode().count("On it!") == 1  # the pane shows the one reply
+
+
+def test_the_reply_form_carries_a_fresh_key_and_disables_its_button_while_sending(agent_client):
+    conversation = conversation_on(Channel.Kind.X, "x", user_access_token="t")
+
+    pages = [agent_client.get(f"/inbox/conversations/{conversation.pk}/").content.decode() for _ in range(2)]
+
+    keys = [page.split('name="reply_key" value="', 1)[1].split('"', 1)[0] for page in pages]
+    assert len({uuid.UUID(key) for key in keys}) == 2  # a new one each time the form is drawn
+    assert 'hx-disabled-elt="find button[type=submit]"' in pages[0]
+
+
+def test_a_resent_form_with_edited_text_is_refused_rather_than_dropped(agent_client):
+    conversation = conversation_on(Channel.Kind.X, "x", user_access_token="t")
+    url = f"/inbox/conversations/{conversation.pk}/reply"
+    key = str(uuid.uuid4())
+
+    agent_client.post(url, {"text": "On it!", "reply_key": key}, headers=HX)
+    edited = agent_client.post(url, {"text": "On it, Dana!", "reply_key": key}, headers=HX)
+
+    assert edited.status_code == 400 and "already sent" in edited.content.decode()
+    assert list(Message.objects.filter(direction="out").values_list("text", flat=True)) == ["On it!"]
+
+
+@pytest.mark.parametrize("key", ["not-a-uuid", "1" * 500])
+def test_a_malformed_reply_key_is_refused(agent_client, key):
+    conversation = conversation_on(Channel.Kind.X, "x", user_access_token="t")
+
+    response = agent_client.post(f"/inbox/conversations/{conversation.pk}/reply", {"text": "Hi", "reply_key": key})
+
+    assert response.status_code == 400 and not Message.objects.filter(direction="out").exists()
+
+
+def test_one_reply_per_key_in_a_conversation_is_a_database_rule(agent_in_service_queue):
+    conversation = conversation_on(Channel.Kind.X, "x", user_access_token="t")
+    first = queued_reply(conversation, agent_in_service_queue)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Message.objects.create(
+            channel=first.channel,
+            conversation=conversation,
+            direction="out",
+            text="twice",
+            posted_at=first.posted_at,
+            delivery="queued",
+            idempotency_key=first.idempotency_key,
+        )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL (CI runs it)")
+@pytest.mark.django_db(transaction=True)
+def test_double_clicked_send_racing_on_two_connections_creates_one_reply():
+    ensure_migrated_data()
+    agent = make_user("sam", role="agent", queues=("service",))
+    conversation = conversation_on(Channel.Kind.WEBHOOK, "web")  # the sandbox: its task sends nothing out
+    form = {"text": "On it!", "reply_key": str(uuid.uuid4())}
+    clients = [Client(), Client()]
+    for client in clients:
+        client.force_login(agent)
+    statuses = []
+
+    def click(client):
+        return lambda: statuses.append(
+            client.post(f"/inbox/conversations/{conversation.pk}/reply", form, headers=HX).status_code
+        )
+
+    errors = run_concurrently(*[click(client) for client in clients])
+
+    assert errors == [] and statuses == [200, 200]
+    assert Message.objects.filter(direction="out").count() == 1
