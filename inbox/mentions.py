@@ -213,6 +213,16 @@ def network_text(value: Any, *, max_length: int = MAX_TEXT_LENGTH) -> str:
     return storable_json(value)[:max_length]
 
 
+# C0 and C1 control characters (CR, LF, tab, NUL...) and Unicode's line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def single_line(value: Any, *, max_length: int) -> str:
+    """Network text that must stay on one line (a subject, a display name, a header value): control
+    characters and line breaks become spaces, runs of white space one space, cut to the length."""
+    return " ".join(_CONTROL.sub(" ", network_text(value, max_length=max_length * 2)).split())[:max_length]
+
+
 # In JSON text, a NUL or a surrogate can only arrive escaped: raw control characters are invalid
 # JSON and raw surrogates invalid UTF-8.
 _UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")

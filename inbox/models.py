@@ -238,10 +238,11 @@ class Message(models.Model):
         SKIPPED = "skipped", "Not triaged (our own reply, or stored before triage existed)"
 
     class Delivery(models.TextChoices):
-        """Only for outbound replies."""
+        """Only for outbound replies: queued, sending, then sent or failed (see inbox.services.deliver)."""
 
         NONE = "", "Not applicable"
         QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 
@@ -267,11 +268,25 @@ class Message(models.Model):
     delivery = models.CharField(max_length=8, choices=Delivery.choices, blank=True, default=Delivery.NONE)
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
     delivery_error = models.CharField(max_length=500, blank=True)
+    delivery_changed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the reply's delivery state last changed; the stuck-reply sweep reads it."
+    )
+    idempotency_key = models.UUIDField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Names one reply: the Send form carries it, so the same form sent twice makes one reply.",
+    )
 
     class Meta:
         ordering = ["posted_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["channel", "external_id"], name="message_once_per_channel"),
+            models.UniqueConstraint(
+                fields=["conversation", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="reply_once_per_key",
+            ),
             models.CheckConstraint(
                 condition=Q(direction="out") | Q(delivery=""), name="message_delivery_only_outbound"
             ),
@@ -283,6 +298,12 @@ class Message(models.Model):
                 fields=["received_at"],
                 condition=Q(triage_state__in=["queued", "waiting"]),
                 name="message_triage_backlog",
+            ),
+            # The sweep for replies left queued or sending (a lost task, a killed worker).
+            models.Index(
+                fields=["delivery_changed_at"],
+                condition=Q(delivery__in=["queued", "sending"]),
+                name="message_delivery_backlog",
             ),
         ]
 

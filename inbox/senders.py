@@ -1,9 +1,15 @@
 """Replies going out: one adapter per network, chosen by the channel's kind.
 
 Each adapter sends one outbound Message and returns the network's id for it, or raises SendError
-saying whether trying again could help (timeouts, 429 and 5xx can; a 4xx the platform explains
-cannot). Channels with no way to answer (generic webhooks, feeds), and any channel whose config
-says `"sandbox": true`, use the sandbox: it records what it would have sent and sends nothing.
+saying whether trying again could help (a refused connection, 429 and 5xx can; a 4xx the platform
+explains cannot) and whether the network may have the reply all the same (a request that went out
+and got no answer). Channels with no way to answer (generic webhooks, feeds), and any channel whose
+config says `"sandbox": true`, use the sandbox: it records what it would have sent and sends nothing.
+
+Sending a reply twice is harmless only where the network can tell the copies apart from new
+replies: an e-mail is sent again under the same Message-ID, which mail systems use to show one
+message, and the sandbox sends nothing. Meta and X take no idempotency key; there a reply that may
+have gone out is never sent again without a person looking (see inbox.services.deliver).
 """
 
 from dataclasses import dataclass
@@ -12,6 +18,7 @@ import httpx
 from django.conf import settings
 from django.core.mail import EmailMessage
 
+from inbox.mentions import single_line
 from inbox.models import Channel, Message
 
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
@@ -20,12 +27,15 @@ X_URL = "https://api.x.com/2"
 # What each network accepts in one reply (characters); the reply box counts down from it.
 LENGTH_LIMITS = {"x": 280, "instagram": 2200, "facebook": 8000, "email": 100_000}
 DEFAULT_LENGTH_LIMIT = 10_000
+SUBJECT_MAX_LENGTH = 255  # as long as a conversation's subject is stored
 
 
 class SendError(Exception):
-    def __init__(self, reason: str, *, retryable: bool):
+    """The reply did not go out (or, with maybe_delivered, perhaps did), for a reason an agent can read."""
+
+    def __init__(self, reason: str, *, retryable: bool, maybe_delivered: bool = False):
         super().__init__(reason)
-        self.reason, self.retryable = reason[:500], retryable
+        self.reason, self.retryable, self.maybe_delivered = reason[:500], retryable, maybe_delivered
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,7 @@ def length_limit(channel: Channel) -> int:
 def send(message: Message, *, client: httpx.Client | None = None) -> Sent:
     """Send one outbound reply on its conversation's channel."""
     channel = message.channel
-    if channel.config.get("sandbox") or channel.kind in (Channel.Kind.WEBHOOK, Channel.Kind.RSS):
+    if _uses_sandbox(channel):
         return _sandbox(message)
     if channel.kind == Channel.Kind.EMAIL:
         return _email(message)
@@ -50,6 +60,22 @@ def send(message: Message, *, client: httpx.Client | None = None) -> Sent:
         if channel.kind == Channel.Kind.X:
             return _x(message, http)
     raise SendError(f"No way to reply on a {channel.get_kind_display()} channel.", retryable=False)
+
+
+def resending_is_harmless(channel: Channel) -> bool:
+    """Whether sending a reply again, when the network may already have it, makes no second copy."""
+    return _uses_sandbox(channel) or channel.kind == Channel.Kind.EMAIL
+
+
+def unknown_outcome(channel: Channel) -> str:
+    """What a failed reply says when the network may have it all the same."""
+    return (
+        f"The reply may or may not have been delivered: check on {channel.get_network_display()} before sending again."
+    )
+
+
+def _uses_sandbox(channel: Channel) -> bool:
+    return bool(channel.config.get("sandbox")) or channel.kind in (Channel.Kind.WEBHOOK, Channel.Kind.RSS)
 
 
 def _secret(channel: Channel, name: str) -> str:
@@ -73,13 +99,30 @@ def _recipient(message: Message) -> str:
     return inbound.author.external_id
 
 
+# Failures that happen before the request leaves: the network cannot have the reply.
+_NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+)
+
+
 def _post(http: httpx.Client, url: str, *, token: str, payload: dict) -> dict:
     try:
         response = http.post(url, json=payload, headers={"Authorization": f"Bearer {token}"})
-    except httpx.TimeoutException as problem:
-        raise SendError(f"The network did not answer in time ({type(problem).__name__}).", retryable=True) from problem
-    except httpx.HTTPError as problem:
+    except _NOT_SENT as problem:
         raise SendError(f"Could not reach the network ({type(problem).__name__}).", retryable=True) from problem
+    except httpx.TimeoutException as problem:  # the request went out; the answer did not come
+        raise SendError(
+            f"The network did not answer in time ({type(problem).__name__}).", retryable=True, maybe_delivered=True
+        ) from problem
+    except httpx.HTTPError as problem:  # the connection broke after the request went out
+        raise SendError(
+            f"The connection to the network broke ({type(problem).__name__}).", retryable=True, maybe_delivered=True
+        ) from problem
     try:
         body = response.json()
     except ValueError:
@@ -153,17 +196,20 @@ def _x(message: Message, http: httpx.Client) -> Sent:
 
 
 def _email(message: Message) -> Sent:
+    """An e-mail in the customer's thread. Header values made from customer text (the subject, the
+    id of the message answered) are put on one line first: a CR or LF in them would make the mail
+    library refuse the reply (BadHeaderError), and other control characters have no place there."""
     conversation = message.conversation
     address = conversation.customer.email or _recipient(message)
     if "@" not in address:
         raise SendError("The customer has no e-mail address to answer.", retryable=False)
-    subject = conversation.subject or "Your message"
+    subject = single_line(conversation.subject, max_length=SUBJECT_MAX_LENGTH) or "Your message"
     if not subject.lower().startswith("re:"):
         subject = f"Re: {subject}"
     message_id = f"<reply-{message.pk}@{getattr(settings, 'HOST', '') or 'socialcrm.local'}>"
     headers = {"Message-ID": message_id}
-    if message.in_reply_to_external_id:
-        headers |= {"In-Reply-To": message.in_reply_to_external_id, "References": message.in_reply_to_external_id}
+    if answering := single_line(message.in_reply_to_external_id, max_length=255):
+        headers |= {"In-Reply-To": answering, "References": answering}
     email = EmailMessage(
         subject=subject,
         body=message.text,

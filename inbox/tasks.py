@@ -41,13 +41,30 @@ def wake_snoozed_conversations() -> int:
     return wake_snoozed()
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True)
-def deliver_reply(self, message_id: int) -> str:
-    """Send a queued reply; on a passing failure, try again after 30 s, 1, 2, 4 minutes, then mark it failed."""
-    from inbox.services import deliver
+# Seconds a send may take before the worker kills it (prefork pool); well within services.SEND_TIMEOUT.
+DELIVER_TIME_LIMIT = 120
 
-    state = deliver(message_id=message_id)  # the row stays locked while sending: no reply goes out twice
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, time_limit=DELIVER_TIME_LIMIT)
+def deliver_reply(self, message_id: int) -> str:
+    """Send a queued reply; on a passing failure, try again after 30 s, 1, 2, 4 minutes, then mark it failed.
+
+    Safe to run twice, or on two workers at once: the reply is claimed ("sending") before it is sent,
+    and one found "sending" is never sent again blindly (inbox.services.deliver).
+    """
+    from inbox.services import RETRY_BACKOFF, deliver
+
+    state = deliver(message_id=message_id)
     if state == "queued":
         attempts = Message.objects.filter(pk=message_id).values_list("delivery_attempts", flat=True).first() or 1
-        deliver_reply.apply_async((message_id,), countdown=30 * 2 ** (attempts - 1))
+        wait = RETRY_BACKOFF[min(attempts, len(RETRY_BACKOFF)) - 1]
+        deliver_reply.apply_async((message_id,), countdown=wait.total_seconds())
     return state
+
+
+@shared_task(ignore_result=True)
+def sweep_stuck_replies() -> int:
+    """Re-enqueue or fail replies left queued or sending by a lost task or a killed worker (beat, each minute)."""
+    from inbox.services import sweep_stuck_replies
+
+    return sweep_stuck_replies()

@@ -1,3 +1,4 @@
+import uuid
 from datetime import timedelta
 
 from django import forms
@@ -127,6 +128,7 @@ def _pane(request, conversation) -> dict:
         "customer": customer_sidebar(request.user, conversation.customer_id),
         "queues": Queue.objects.filter(is_active=True),
         "reply_limit": length_limit(conversation.channel),
+        "reply_key": uuid.uuid4(),  # names the reply this form sends: sent twice, it is still one reply
         "priorities": Priority.choices,
         "all_labels": Label.objects.all(),
         "conversation_labels": list(conversation.labels.all()),
@@ -293,8 +295,15 @@ def get_next(request):
 
 @require_POST
 def send_reply(request, conversation_id: int):
-    """Answer the customer on the conversation's channel (public, or private where the network allows)."""
+    """Answer the customer on the conversation's channel (public, or private where the network allows).
+
+    The form's reply_key names the reply: the same form posted twice (a double click) makes one.
+    """
     conversation = _acting_on(request, conversation_id, "inbox.add_message")
+    try:
+        key = uuid.UUID(request.POST["reply_key"]) if request.POST.get("reply_key") else None
+    except ValueError:
+        return HttpResponseBadRequest("The reply form is damaged; open the conversation again and resend.")
     collision = _replied_since(request, conversation)
     if collision is not None:  # a colleague answered meanwhile: show it, keep the draft, ask to confirm
         pane = {**_pane(request, conversation), "collision": collision, "draft": request.POST.get("text", "")}
@@ -307,6 +316,7 @@ def send_reply(request, conversation_id: int):
             text=request.POST.get("text", ""),
             private=request.POST.get("private") == "on",
             by=request.user,
+            key=key,
         )
     except (ValueError, InvalidTransition) as problem:
         raise BadRequest(str(problem)) from problem

@@ -197,6 +197,8 @@ EMAIL_BACKEND = (
     else "django.core.mail.backends.smtp.EmailBackend"
 )
 EMAIL_HOST = env.os.environ.get("EMAIL_HOST", "localhost")
+# Seconds an SMTP connection may stay silent; without it a send could hang past the sweep's SEND_TIMEOUT.
+EMAIL_TIMEOUT = 30
 
 # Live events and background work: Redis when REDIS_URL is set, else in-process.
 if REDIS_URL:
@@ -240,6 +242,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-lost-messages": {"task": "triage.tasks.sweep_lost_messages", "schedule": 60.0},
     "poll-feeds-and-mailboxes": {"task": "inbox.tasks.poll_due_channels", "schedule": 60.0},
     "wake-snoozed-conversations": {"task": "inbox.tasks.wake_snoozed_conversations", "schedule": 60.0},
+    "sweep-stuck-replies": {"task": "inbox.tasks.sweep_stuck_replies", "schedule": 60.0},
     "retrain-classifiers-nightly": {
         "task": "triage.tasks.retrain_classifiers",
         "schedule": crontab(hour=3, minute=17),

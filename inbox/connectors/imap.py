@@ -8,6 +8,8 @@ The Message-ID is the external id; In-Reply-To, else the last of References, thr
 
 import contextlib
 import email
+import email.errors
+import email.header
 import email.policy
 import email.utils
 import imaplib
@@ -19,7 +21,7 @@ from datetime import UTC, datetime
 from django.utils import timezone
 
 from inbox.connectors.polling import PollResult, html_to_text, ingest_each_if_need_be, record_poll
-from inbox.mentions import FUTURE_TOLERANCE, IncomingAuthor, IncomingMention, network_text
+from inbox.mentions import FUTURE_TOLERANCE, IncomingAuthor, IncomingMention, network_text, single_line
 from inbox.models import Channel
 
 logger = logging.getLogger(__name__)
@@ -78,13 +80,13 @@ def parse_email(raw: bytes, *, fallback_id: str) -> IncomingMention | None:
     """One RFC 822 message as a private mention: sender, subject, plain-text body, threading ids."""
     try:
         message = email.message_from_bytes(raw, policy=email.policy.default)
-        name, address = email.utils.parseaddr(str(message.get("From", "")))
+        name, address = _sender(message)
         message_ids = _MESSAGE_ID.findall(str(message.get("Message-ID", "")))
         in_reply_to = (
             _MESSAGE_ID.findall(str(message.get("In-Reply-To", "")))
             or _MESSAGE_ID.findall(str(message.get("References", "")))[-1:]
         )
-        subject = network_text(str(message.get("Subject", "")), max_length=255).strip()
+        subject = single_line(str(message.get("Subject", "")), max_length=255)
         body = _body(message)
         posted_at = _date(message.get("Date"))
     except Exception:  # a malformed message must not stop the mailbox
@@ -98,13 +100,32 @@ def parse_email(raw: bytes, *, fallback_id: str) -> IncomingMention | None:
         text=network_text(body or subject or "(no text)"),
         subject=subject,
         author=IncomingAuthor(
-            external_id=address.lower(), name=network_text(name, max_length=255), email=address.lower()
+            external_id=address.lower(), name=single_line(name, max_length=255), email=address.lower()
         ),
         in_reply_to=network_text(in_reply_to[0], max_length=255) if in_reply_to else "",
         posted_at=posted_at,
         private=True,
         raw={"rfc822": raw.decode("utf-8", "replace").replace("\x00", "")[:MAX_RAW_CHARS]},
     )
+
+
+def _sender(message) -> tuple[str, str]:
+    """The From header's display name and address.
+
+    Python's header parser refuses a whole From header whose display name decodes to CR or LF (it
+    raises ValueError), which would skip the e-mail. Such a header is read from its raw text instead:
+    the address is found first, and only then is the name decoded, so a name that decodes to
+    "<someone@else>" stays a name.
+    """
+    try:
+        return email.utils.parseaddr(str(message.get("From", "")))
+    except Exception:  # the parser's refusals are ValueErrors; any other slip of it must not lose the e-mail
+        raw = next((str(value) for key, value in message.raw_items() if key.lower() == "from"), "")
+        name, address = email.utils.parseaddr(raw)
+        # An unknown charset or a broken encoding keeps the name as written.
+        with contextlib.suppress(LookupError, UnicodeError, email.errors.HeaderParseError):
+            name = str(email.header.make_header(email.header.decode_header(name)))
+        return name, address
 
 
 def _body(message) -> str:
