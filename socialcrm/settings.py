@@ -26,6 +26,8 @@ try:
     REDIS_URL = env.read_redis_url("REDIS_URL")
     # Behind TLS (directly or through a proxy that sets X-Forwarded-Proto): secure cookies, HSTS.
     HTTPS = env.read_bool("HTTPS", default=False)
+    # Feeds (and anything else socialcrm.fetch gets) may be on loopback or private networks: on-premise only.
+    ALLOW_PRIVATE_FETCH = env.read_bool("ALLOW_PRIVATE_FETCH", default=False)
 except env.ConfigError as error:
     # One line naming the variable, no traceback: an operator's typo is not a crash.
     raise SystemExit(f"socialcrm: configuration error: {error}") from None
