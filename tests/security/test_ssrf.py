@@ -9,6 +9,7 @@ by small HTTP servers on loopback addresses that record each request they get.
 
 import contextlib
 import ipaddress
+import json
 import socket
 import socketserver
 import ssl
@@ -25,11 +26,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from django.contrib.auth import get_user_model
 
 from inbox.connectors.rss import poll_feed
 from inbox.models import Channel, Message
 from socialcrm.fetch import Fetcher
-from tests.factories import make_channel
+from tests.factories import PASSWORD, make_channel, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -596,3 +598,89 @@ def test_poll_errors_do_not_tell_an_open_port_from_a_closed_one(settings):
         listener.close()
 
     assert errors == {COULD_NOT_FETCH}
+
+
+# --- admin --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(client):
+    admin = make_user("ada", role="admin")
+    get_user_model().objects.filter(pk=admin.pk).update(is_superuser=True)
+    client.login(username="ada", password=PASSWORD)
+    return client
+
+
+def channel_form(feed_url, **fields) -> dict:
+    return {
+        "name": "Community",
+        "slug": "community",
+        "kind": "rss",
+        "network": "forum",
+        "is_active": "on",
+        "listening_keywords": "",
+        "config": json.dumps({"feed_url": feed_url}),
+        "secrets": "{}",
+        "default_queue": "",
+        "reopen_window_hours": 72,
+        "rate_limit_per_minute": 60000,
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("feed_url", "reason"),
+    [
+        ("http://2130706433:8199/feed.rss", "not allowed"),
+        ("http://127.1/feed.rss", "not allowed"),
+        ("http://[::1]/feed.rss", "not allowed"),
+        ("http://localhost/feed.rss", "not allowed"),
+        ("http://0x7f000001/feed.rss", "not allowed"),
+        ("http://[::ffff:127.0.0.1]/feed.rss", "not allowed"),
+        ("http://169.254.169.254/latest/meta-data/", "not allowed"),
+        ("http://10.0.0.1/feed.rss", "not allowed"),
+        ("http://0177.0.0.1/feed.rss", "not a valid URL"),
+        ("http://feeds.example@127.0.0.1/feed.rss", "user name or password"),
+        ("file:///etc/passwd", "Only http and https"),
+        ("gopher://127.0.0.1:6379/_INFO", "Only http and https"),
+        (["http://127.0.0.1/"], "not a valid URL"),
+    ],
+)
+def test_admin_refuses_to_save_a_feed_url_that_points_inside_our_network(admin_client, feed_url, reason):
+    response = admin_client.post("/admin/inbox/channel/add/", channel_form(feed_url))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "feed_url" in page and reason in page
+    assert not Channel.objects.filter(slug="community").exists()
+
+
+def test_admin_refuses_a_feed_host_name_that_resolves_to_loopback(admin_client, fake_dns):
+    fake_dns.answer("feeds.example", ["127.0.0.1"])
+
+    response = admin_client.post("/admin/inbox/channel/add/", channel_form("https://feeds.example/feed.rss"))
+
+    assert response.status_code == 200 and "not allowed" in response.content.decode()
+    assert not Channel.objects.filter(slug="community").exists()
+
+
+def test_admin_refuses_to_change_a_feed_url_to_a_loopback_address(admin_client):
+    channel = feed_channel("https://feeds.example/feed.rss")
+
+    response = admin_client.post(
+        f"/admin/inbox/channel/{channel.pk}/change/", channel_form("http://2130706433:8199/feed.rss")
+    )
+
+    assert response.status_code == 200 and "not allowed" in response.content.decode()
+    channel.refresh_from_db()
+    assert channel.config == {"feed_url": "https://feeds.example/feed.rss"}
+
+
+def test_admin_still_saves_a_feed_url_on_a_public_address(admin_client, fake_dns, connections_outside_loopback):
+    fake_dns.answer("feeds.example", [PUBLIC_ADDRESS])
+
+    response = admin_client.post("/admin/inbox/channel/add/", channel_form("https://feeds.example/feed.rss"))
+
+    assert response.status_code == 302
+    assert Channel.objects.get(slug="community").config == {"feed_url": "https://feeds.example/feed.rss"}
+    assert connections_outside_loopback == []  # saving resolves the name; it connects to nothing
