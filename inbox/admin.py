@@ -1,10 +1,29 @@
+from django import forms
 from django.contrib import admin
 
 from inbox.models import CannedReply, Channel, Conversation, Event, Label, Message, Note
+from socialcrm.fetch import FetchFailed, FetchRefused, check_url
+
+
+class ChannelForm(forms.ModelForm):
+    """Refuses a config whose `feed_url` the poller would refuse, so such a URL is never stored."""
+
+    def clean(self):
+        cleaned = super().clean()
+        config = cleaned.get("config")
+        if isinstance(config, dict) and config.get("feed_url"):
+            try:
+                check_url(config["feed_url"])
+            except FetchRefused as refusal:
+                self.add_error("config", f"feed_url: {refusal}")
+            except FetchFailed:
+                self.add_error("config", "feed_url: its host name does not resolve; check the URL.")
+        return cleaned
 
 
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelForm
     list_display = ["name", "slug", "kind", "network", "default_queue", "is_active", "created_at"]
     list_filter = ["kind", "network", "is_active"]
     search_fields = ["name", "slug", "listening_keywords"]

@@ -28,6 +28,8 @@ try:
     # Behind TLS (directly or through a proxy that sets X-Forwarded-Proto): secure cookies, HSTS.
     HTTPS = env.read_bool("HTTPS", default=False)
     HSTS_INCLUDE_SUBDOMAINS = env.read_bool("HSTS_INCLUDE_SUBDOMAINS", default=True)
+    # Feeds (and anything else socialcrm.fetch gets) may be on loopback or private networks: on-premise only.
+    ALLOW_PRIVATE_FETCH = env.read_bool("ALLOW_PRIVATE_FETCH", default=False)
 except env.ConfigError as error:
     # One line naming the variable, no traceback: an operator's typo is not a crash.
     raise SystemExit(f"socialcrm: configuration error: {error}") from None

@@ -36,6 +36,7 @@ def start_django(**environment: str) -> subprocess.CompletedProcess:
         ("PORT", "eighty"),
         ("PORT", "70000"),
         ("DEBUG", "maybe"),
+        ("ALLOW_PRIVATE_FETCH", "maybe"),
         ("SECRET_KEY", "short"),
     ],
 )

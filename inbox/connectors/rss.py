@@ -6,32 +6,35 @@ entries seen before are duplicates for ingest, so only new ones are stored.
 """
 
 import logging
-import time
 from calendar import timegm
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import feedparser
-import httpx
 from django.utils import timezone
 
 from inbox.connectors.polling import PollResult, html_to_text, ingest_each_if_need_be, record_poll
 from inbox.mentions import FUTURE_TOLERANCE, IncomingAuthor, IncomingMention, network_text
 from inbox.models import Channel
+from socialcrm.fetch import Fetcher, FetchFailed, FetchRefused, ResponseTooBig, ResponseTooSlow, TooManyRedirects
 
 logger = logging.getLogger(__name__)
 
-TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 MAX_FEED_BYTES = 10 * 1024 * 1024
 MAX_ENTRIES = 500
 MAX_FETCH_SECONDS = 60
 USER_AGENT = "socialcrm-feed-poller/1 (+https://github.com/socialcrm)"
 
 
-def poll_feed(channel: Channel, *, client: httpx.Client | None = None) -> PollResult:
-    """Fetch the channel's feed if it changed and ingest its new entries."""
+def poll_feed(channel: Channel, *, fetcher: Fetcher | None = None) -> PollResult:
+    """Fetch the channel's feed if it changed and ingest its new entries.
+
+    The feed is fetched through `socialcrm.fetch`: an address that is not allowed is refused before
+    connecting, and the error recorded then is only "The feed address is not allowed."; a fetch that
+    fails records only "Could not fetch the feed.", so the error never tells an open port from a closed one.
+    """
     url = channel.config.get("feed_url", "")
-    if urlsplit(url).scheme not in {"http", "https"}:
+    if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
         return record_poll(channel, PollResult("error", error="The channel has no http(s) feed_url in its config."))
     headers = {"User-Agent": USER_AGENT}
     if channel.config.get("etag"):
@@ -41,60 +44,47 @@ def poll_feed(channel: Channel, *, client: httpx.Client | None = None) -> PollRe
     # Claim this poll first, so beat does not queue another while a slow feed is being read.
     channel.config["last_polled_at"] = timezone.now().isoformat()
     Channel.objects.filter(pk=channel.pk).update(config=channel.config)
-    owns_client = client is None
-    # No redirects: a feed that moves is reported, never followed to wherever it points
-    # (an internal address, say).
-    client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
     try:
-        status, response_headers, content = _fetch(client, url, headers=headers)
-    except httpx.HTTPError as problem:
-        return record_poll(
-            channel, PollResult("error", error=f"Could not fetch the feed: {problem.__class__.__name__}")
+        fetched = (fetcher or Fetcher()).get(
+            url, headers=headers, max_bytes=MAX_FEED_BYTES, max_seconds=MAX_FETCH_SECONDS
         )
-    except FeedTooBig as problem:
-        return record_poll(channel, PollResult("error", error=str(problem)))
-    finally:
-        if owns_client:
-            client.close()
-    if status == 304:
+    except (FetchRefused, FetchFailed) as problem:
+        return record_poll(channel, PollResult("error", error=_poll_error(problem)))
+    if fetched.status == 304:
         return record_poll(channel, PollResult("not_modified"))
-    if status in {301, 302, 303, 307, 308}:
-        moved_to = network_text(response_headers.get("Location", ""), max_length=200)
-        return record_poll(
-            channel, PollResult("error", error=f"The feed moved ({status}) to {moved_to}; update feed_url.")
-        )
-    if status != 200:
-        return record_poll(channel, PollResult("error", error=f"The feed answered HTTP {status}."))
-    feed = feedparser.parse(content)
+    if fetched.status != 200:
+        return record_poll(channel, PollResult("error", error=f"The feed answered HTTP {fetched.status}."))
+    feed = feedparser.parse(fetched.content)
     if not feed.version and not feed.entries:
         return record_poll(channel, PollResult("error", error="The feed is not valid RSS or Atom."))
-    mentions = entries_to_mentions(feed.entries, source=urlsplit(url).hostname or "feed")
+    mentions = entries_to_mentions(feed.entries, source=_host(url) or "feed")
     result = ingest_each_if_need_be(channel, mentions[:MAX_ENTRIES]) if mentions else None
-    channel.config["etag"] = response_headers.get("ETag", "")
-    channel.config["last_modified"] = response_headers.get("Last-Modified", "")
+    channel.config["etag"] = fetched.headers.get("ETag", "")
+    channel.config["last_modified"] = fetched.headers.get("Last-Modified", "")
     return record_poll(
         channel,
         PollResult("fetched", result.accepted if result else 0, result.duplicates if result else 0),
     )
 
 
-class FeedTooBig(Exception):
-    """The feed is over the size or time a poll may spend on it."""
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
 
 
-def _fetch(client: httpx.Client, url: str, *, headers: dict) -> tuple[int, httpx.Headers, bytes]:
-    """GET the feed, reading at most MAX_FEED_BYTES (after decompression) within MAX_FETCH_SECONDS."""
-    deadline = time.monotonic() + MAX_FETCH_SECONDS
-    with client.stream("GET", url, headers=headers) as response:
-        chunks, size = [], 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > MAX_FEED_BYTES:
-                raise FeedTooBig("The feed is over 10 MB.")
-            if time.monotonic() > deadline:
-                raise FeedTooBig(f"The feed took over {MAX_FETCH_SECONDS} s to read.")
-            chunks.append(chunk)
-        return response.status_code, response.headers, b"".join(chunks)
+def _poll_error(problem: Exception) -> str:
+    """What an admin reads in `last_error`: the kind of failure, never the connection's own error."""
+    if isinstance(problem, FetchRefused):
+        return "The feed address is not allowed."
+    if isinstance(problem, ResponseTooBig):
+        return "The feed is over 10 MB."
+    if isinstance(problem, ResponseTooSlow):
+        return f"The feed took over {MAX_FETCH_SECONDS} s to read."
+    if isinstance(problem, TooManyRedirects):
+        return "The feed redirected too many times."
+    return "Could not fetch the feed."
 
 
 def entries_to_mentions(entries: list, *, source: str) -> list[IncomingMention]:

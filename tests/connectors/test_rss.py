@@ -1,5 +1,9 @@
-"""Feeds are polled with conditional GET and only new entries are stored (recorded responses)."""
+"""Feeds are polled with conditional GET and only new entries are stored (recorded responses).
 
+What a feed URL may reach is tested in tests/security/test_ssrf.py.
+"""
+
+from ipaddress import ip_address
 from pathlib import Path
 
 import httpx
@@ -8,9 +12,17 @@ import pytest
 from inbox.connectors.rss import poll_feed
 from inbox.models import Channel, Conversation, Message
 from inbox.tasks import poll_due_channels
+from socialcrm.fetch import Fetcher
 from tests.factories import make_channel
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rss"
+# Every feed host "resolves" to this public address; the recorded handler answers, nothing connects.
+FEED_HOST_ADDRESS = ip_address("93.184.215.14")
+
+
+def recorded(handler) -> Fetcher:
+    """The real fetcher and its checks, with a fixed DNS answer and the handler in place of the network."""
+    return Fetcher(resolve=lambda host, port: [FEED_HOST_ADDRESS], make_transport=lambda: httpx.MockTransport(handler))
 
 
 class RecordedFeed:
@@ -29,8 +41,8 @@ class RecordedFeed:
             return httpx.Response(304)
         return httpx.Response(200, content=self.body, headers={"ETag": self.etag, "Content-Type": "application/xml"})
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(transport=httpx.MockTransport(self))
+    def fetcher(self) -> Fetcher:
+        return recorded(self)
 
 
 @pytest.fixture
@@ -44,7 +56,7 @@ def forum(db):
 def test_new_entries_are_stored_as_plain_text_mentions(forum):
     server = RecordedFeed("forum.xml")
 
-    result = poll_feed(forum, client=server.client())
+    result = poll_feed(forum, fetcher=server.fetcher())
 
     assert (result.status, result.accepted) == ("fetched", 2)
     message = Message.objects.get(external_id="community.kestrel.example-topic-8812")
@@ -60,10 +72,10 @@ def test_new_entries_are_stored_as_plain_text_mentions(forum):
 
 def test_an_unchanged_feed_is_not_fetched_again_and_nothing_is_stored_twice(forum):
     server = RecordedFeed("forum.xml")
-    poll_feed(forum, client=server.client())
+    poll_feed(forum, fetcher=server.fetcher())
     forum.refresh_from_db()
 
-    second = poll_feed(forum, client=server.client())
+    second = poll_feed(forum, fetcher=server.fetcher())
 
     assert second.status == "not_modified"
     assert server.requests[1].headers["If-None-Match"] == '"v1"'
@@ -71,10 +83,10 @@ def test_an_unchanged_feed_is_not_fetched_again_and_nothing_is_stored_twice(foru
 
 
 def test_a_changed_feed_with_old_entries_stores_only_the_new_ones(forum):
-    poll_feed(forum, client=RecordedFeed("forum.xml", etag='"v1"').client())
+    poll_feed(forum, fetcher=RecordedFeed("forum.xml", etag='"v1"').fetcher())
     forum.refresh_from_db()
 
-    result = poll_feed(forum, client=RecordedFeed("forum.xml", etag='"v2"').client())
+    result = poll_feed(forum, fetcher=RecordedFeed("forum.xml", etag='"v2"').fetcher())
 
     assert (result.accepted, result.duplicates) == (0, 2)
     assert Message.objects.count() == 2
@@ -85,7 +97,7 @@ def test_atom_reviews_with_a_hostile_author_link(db):
     reviews.config = {"feed_url": "https://reviews.example/kestrel-mobile.atom"}
     reviews.save()
 
-    poll_feed(reviews, client=RecordedFeed("reviews.atom").client())
+    poll_feed(reviews, fetcher=RecordedFeed("reviews.atom").fetcher())
 
     charged = Message.objects.get(external_id="https://reviews.example/reviews/6741ab")
     assert (
@@ -98,7 +110,7 @@ def test_atom_reviews_with_a_hostile_author_link(db):
 
 @pytest.mark.parametrize("status", [404, 500])
 def test_a_failing_feed_records_the_error_and_stores_nothing(forum, status):
-    result = poll_feed(forum, client=RecordedFeed("forum.xml", status=status).client())
+    result = poll_feed(forum, fetcher=RecordedFeed("forum.xml", status=status).fetcher())
 
     forum.refresh_from_db()
     assert result.status == "error"
@@ -110,7 +122,7 @@ def test_a_feed_that_is_not_a_feed_records_an_error(forum):
     def not_a_feed(request):
         return httpx.Response(200, content=b"<html><body>Maintenance</body></html>")
 
-    result = poll_feed(forum, client=httpx.Client(transport=httpx.MockTransport(not_a_feed)))
+    result = poll_feed(forum, fetcher=recorded(not_a_feed))
 
     assert result.status == "error" and "not valid RSS" in result.error
 
@@ -119,9 +131,9 @@ def test_an_unreachable_feed_records_an_error(forum):
     def refuse(request):
         raise httpx.ConnectError("connection refused", request=request)
 
-    result = poll_feed(forum, client=httpx.Client(transport=httpx.MockTransport(refuse)))
+    result = poll_feed(forum, fetcher=recorded(refuse))
 
-    assert result.status == "error" and "ConnectError" in result.error
+    assert result.status == "error" and result.error == "Could not fetch the feed."
 
 
 def test_only_configured_feeds_that_are_due_get_polled(forum, monkeypatch):
@@ -137,23 +149,37 @@ def test_only_configured_feeds_that_are_due_get_polled(forum, monkeypatch):
     assert poll_due_channels() == 0
 
 
-def test_a_moved_feed_is_reported_not_followed(forum):
+def test_a_moved_feed_is_followed_to_its_new_address(forum):
+    feed = RecordedFeed("forum.xml")
     requests = []
 
     def moved(request):
         requests.append(request)
-        return httpx.Response(302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
+        if request.url.path == "/latest.rss":
+            return httpx.Response(301, headers={"Location": "https://feeds.kestrel.example/community.rss"})
+        return feed(request)
 
-    result = poll_feed(forum, client=httpx.Client(transport=httpx.MockTransport(moved)))
+    result = poll_feed(forum, fetcher=recorded(moved))
 
-    assert result.status == "error" and "moved (302)" in result.error and "update feed_url" in result.error
-    assert len(requests) == 1
+    assert (result.status, result.accepted) == ("fetched", 2)
+    assert [request.headers["Host"] for request in requests] == ["community.kestrel.example", "feeds.kestrel.example"]
+
+
+def test_the_feed_is_fetched_from_the_address_that_was_checked_under_its_own_name(forum):
+    server = RecordedFeed("forum.xml")
+
+    poll_feed(forum, fetcher=server.fetcher())
+
+    (request,) = server.requests
+    assert request.url.host == str(FEED_HOST_ADDRESS)
+    assert request.headers["Host"] == "community.kestrel.example"
+    assert request.extensions["sni_hostname"] == "community.kestrel.example"
 
 
 def test_a_feed_over_10_mb_is_refused_without_storing_anything(forum, monkeypatch):
     monkeypatch.setattr("inbox.connectors.rss.MAX_FEED_BYTES", 1000)
 
-    result = poll_feed(forum, client=RecordedFeed("forum.xml").client())
+    result = poll_feed(forum, fetcher=RecordedFeed("forum.xml").fetcher())
 
     assert result.status == "error" and "over 10 MB" in result.error
     assert not Message.objects.exists()
