@@ -303,7 +303,7 @@ def send_reply(request, conversation_id: int):
     try:
         key = uuid.UUID(request.POST["reply_key"]) if request.POST.get("reply_key") else None
     except ValueError:
-        return HttpResponseBadRequest("The reply form is damaged; open the conversation again and resend.")
+        raise BadRequest("The reply form is damaged; open the conversation again and resend.") from None
     collision = _replied_since(request, conversation)
     if collision is not None:  # a colleague answered meanwhile: show it, keep the draft, ask to confirm
         pane = {**_pane(request, conversation), "collision": collision, "draft": request.POST.get("text", "")}
