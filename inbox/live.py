@@ -30,6 +30,7 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 
 from inbox.models import Conversation
+from socialcrm.accounts import needs_second_factor
 from socialcrm.roles import is_supervisor
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def groups_for_user(user) -> set[str]:
     """The streams a signed-in user listens to: decided by inbox.selectors, never by the browser."""
     from inbox.selectors import queues_visible_to
 
-    if not user.is_authenticated or not user.is_active:
+    if not user.is_authenticated or not user.is_active or needs_second_factor(user):
         return set()
     if is_supervisor(user):
         return {ALL, user_group(user.pk)}
@@ -264,9 +265,11 @@ def _loop_running() -> bool:
 
 
 def connect_signals() -> None:
+    from allauth.mfa.models import Authenticator
     from django.contrib.auth import get_user_model, user_logged_out
     from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
+    from socialcrm.accounts import sessions_ended
     from triage.models import Queue
 
     User = get_user_model()
@@ -275,6 +278,9 @@ def connect_signals() -> None:
     post_save.connect(_user_saved, sender=User, dispatch_uid="live-user-saved")
     post_save.connect(_queue_saved, sender=Queue, dispatch_uid="live-queue-saved")
     user_logged_out.connect(_signed_out, dispatch_uid="live-signed-out")
+    sessions_ended.connect(_sessions_ended, dispatch_uid="live-sessions-ended")
+    post_save.connect(_second_factor_changed, sender=Authenticator, dispatch_uid="live-second-factor-added")
+    post_delete.connect(_second_factor_changed, sender=Authenticator, dispatch_uid="live-second-factor-removed")
     pre_save.connect(_user_changing, sender=User, dispatch_uid="live-user-changing")
     post_delete.connect(_user_deleted, sender=User, dispatch_uid="live-user-deleted")
 
@@ -317,6 +323,17 @@ def _queue_saved(sender, instance, created, **kwargs):
 def _signed_out(sender, request, user, **kwargs):
     if request is not None and request.session.session_key:
         control(session_group(request.session.session_key), "close")
+
+
+def _sessions_ended(sender, user, session_keys, **kwargs):
+    """Signed out everywhere: each of those sessions' sockets stops now."""
+    for key in session_keys:
+        control(session_group(key), "close")
+
+
+def _second_factor_changed(sender, instance, **kwargs):
+    """A manager enrolled (or removed) a second factor: their streams follow at once."""
+    _after_commit(user_group(instance.user_id), "regroup")
 
 
 def _user_saved(sender, instance, created, update_fields=None, **kwargs):

@@ -1,5 +1,8 @@
 from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 
+from socialcrm.accounts import sign_out_everywhere as end_every_session
 from socialcrm.models import ApiToken
 
 
@@ -16,3 +19,19 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.action(description="Sign out everywhere (end every session of the selected people)")
+def sign_out_everywhere(modeladmin, request, queryset):
+    ended = sum(end_every_session(user) for user in queryset)
+    modeladmin.message_user(request, f"Ended {ended} session{'s' if ended != 1 else ''} of {queryset.count()} people.")
+
+
+class PersonAdmin(UserAdmin):
+    """Django's user admin, with signing a person out of every device (a lost phone, someone leaving)."""
+
+    actions = [*UserAdmin.actions, sign_out_everywhere]
+
+
+admin.site.unregister(User)
+admin.site.register(User, PersonAdmin)

@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Managers and admins enrol a second factor before anything else (after auth, allauth and messages).
+    "socialcrm.accounts.SecondFactorRequiredMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # After HtmxMiddleware: a refused htmx request is answered in text/plain, a page through 400.html.
     "socialcrm.errors.BadRequestMiddleware",

@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/v1/triage/preview", triage_api.preview, name="api-triage-preview"),
     path("webhooks/meta/<slug:slug>", meta.webhook, name="webhook-meta"),
     path("webhooks/x/<slug:slug>", x.webhook, name="webhook-x"),
+    path("accounts/sign-out-everywhere", views.sign_out_everywhere, name="sign-out-everywhere"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -4,11 +4,16 @@ import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import JsonResponse
+from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
+
+from socialcrm.accounts import sign_out_everywhere as end_every_session
 
 logger = logging.getLogger(__name__)
 
@@ -65,3 +70,13 @@ async def _round_trip(layer) -> None:
 
 def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
+
+
+@require_POST
+def sign_out_everywhere(request):
+    """End this person's sessions on every device (a lost laptop, a shared computer), this one too."""
+    user = request.user
+    ended = end_every_session(user)
+    logout(request)
+    messages.info(request, f"Signed out everywhere: {ended} session{'s' if ended != 1 else ''} ended.")
+    return redirect("account_login")

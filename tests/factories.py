@@ -2,8 +2,10 @@
 
 import importlib
 import itertools
+import time
 from datetime import timedelta
 
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -18,6 +20,8 @@ _numbers = itertools.count(1)
 _default_queues = importlib.import_module("triage.migrations.0002_default_queues")
 _default_rules = importlib.import_module("triage.migrations.0004_default_rules")
 PASSWORD = "a-Long-test-passw0rd"
+# Managers and admins must have a second factor; test ones share this authenticator-app secret.
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 def ensure_migrated_data() -> None:
@@ -30,14 +34,24 @@ def ensure_migrated_data() -> None:
     _default_rules.create_default_rules(apps, None)
 
 
-def make_user(username: str | None = None, *, role: str = "agent", queues: tuple[str, ...] = ()):
+def make_user(
+    username: str | None = None, *, role: str = "agent", queues: tuple[str, ...] = (), second_factor: bool = True
+):
+    """A user of a role; managers and admins come with an authenticator app enrolled (TOTP_SECRET)."""
     username = username or f"user{next(_numbers)}"
     user = get_user_model().objects.create_user(
         username=username, email=f"{username}@example.com", password=PASSWORD, is_staff=role == "admin"
     )
     user.groups.set([Group.objects.get(name=role)])
     user.queues.set(Queue.objects.filter(slug__in=queues))
+    if second_factor and role in ("manager", "admin"):
+        TOTP.activate(user, TOTP_SECRET)
     return user
+
+
+def totp_code(secret: str = TOTP_SECRET) -> str:
+    """What the authenticator app shows now."""
+    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
 
 
 def make_channel(slug: str = "x-main", *, network: str = Network.X, kind: str = Channel.Kind.X) -> Channel:

@@ -47,7 +47,7 @@ def test_admin_sign_in_goes_through_allauth_so_two_factor_applies(client):
 
 @pytest.mark.django_db
 def test_an_admin_can_enrol_an_authenticator_app(client):
-    make_user("ada", role="admin")
+    make_user("ada", role="admin", second_factor=False)
     client.post(reverse("account_login"), {"login": "ada", "password": PASSWORD})
     # allauth asks for the password again before a security change.
     client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
