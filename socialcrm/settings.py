@@ -26,6 +26,9 @@ try:
     REDIS_URL = env.read_redis_url("REDIS_URL")
     # Behind TLS (directly or through a proxy that sets X-Forwarded-Proto): secure cookies, HSTS.
     HTTPS = env.read_bool("HTTPS", default=False)
+    # The origins of the site's own pages, the only ones whose socket is accepted (socialcrm/origins.py,
+    # which also accepts the origin of the Host the browser connected to, as Django's CSRF check does).
+    SITE_ORIGINS = env.read_origins("SITE_ORIGINS", default=env.own_origins(ALLOWED_HOSTS, port=PORT, https=HTTPS))
 except env.ConfigError as error:
     # One line naming the variable, no traceback: an operator's typo is not a crash.
     raise SystemExit(f"socialcrm: configuration error: {error}") from None
