@@ -1,14 +1,25 @@
-"""Attacks on the live socket: a page of another origin riding the cookie."""
+"""Attacks on the live socket: a page of another origin riding the cookie, and frames meant to break it."""
+
+import json
+import os
+import socket as sockets
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
+from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client
 
 from socialcrm.asgi import application
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -106,3 +117,105 @@ def test_socket_from_the_plain_http_page_is_refused_behind_tls(session, settings
     assert handshake(session, host="crm.example.com", origin="https://crm.example.com", extra=through_tls)
     assert not handshake(session, host="crm.example.com", origin="http://crm.example.com", extra=through_tls)
     assert not handshake(session, host="crm.example.com", origin="https://crm.example.com")  # proxy said nothing
+
+
+# --- Bad frames: closed with the application's own code, cleanly, under the real server (finding 7) ---
+
+
+@pytest.fixture(scope="module")
+def daphne(django_db_setup, tmp_path_factory):
+    """Daphne serving the app on the test database: the server library is what refused 1003/1007/1009.
+
+    Yields (ws:// base URL, path of its stderr). Sessions live in the database, so it needs one the
+    two processes share: PostgreSQL (CI runs it).
+    """
+    from django.conf import settings
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a second process sharing the test database needs PostgreSQL (CI runs it)")
+    with sockets.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    db = settings.DATABASES["default"]
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # nothing here crosses processes
+    env |= {"DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}", "DEBUG": "false"}
+    env |= {"ALLOWED_HOSTS": "127.0.0.1"}
+    log = tmp_path_factory.mktemp("daphne") / "stderr.log"
+    with log.open("w") as stderr:
+        server = subprocess.Popen(  # noqa: S603 - our own app under Daphne
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "socialcrm.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    deadline = time.monotonic() + 30
+    while sockets.socket().connect_ex(("127.0.0.1", port)) != 0:
+        if time.monotonic() > deadline or server.poll() is not None:
+            server.kill()
+            pytest.fail(f"daphne did not start: {log.read_text()}")
+        time.sleep(0.2)
+    yield f"ws://127.0.0.1:{port}", log
+    server.terminate()
+    server.wait(timeout=20)
+
+
+def close_code_for(daphne, frames: list[str | bytes], session: str | None) -> int:
+    """Open the socket as the site's own page would, send these frames, and return the close code received."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    url, _ = daphne
+    cookie = {"Cookie": f"sessionid={session}"} if session else {}
+    with connect(f"{url}/ws/inbox/", origin=url.replace("ws://", "http://"), additional_headers=cookie) as ws:
+        try:
+            if session:
+                assert 'data-live="hello"' in ws.recv(timeout=10)
+            for frame in frames:
+                ws.send(frame)
+            while True:
+                ws.recv(timeout=10)
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None, "the server dropped the connection without a close frame"
+            return closed.rcvd.code
+
+
+@pytest.fixture
+def server_log(daphne):
+    """What Daphne writes to stderr during the test (read after a moment for the last lines to land)."""
+    _, log = daphne
+    start = log.stat().st_size
+
+    def read() -> list[str]:
+        time.sleep(0.3)
+        with log.open() as handle:
+            handle.seek(start)
+            return handle.read().splitlines()
+
+    return read
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        (b"\x00\x01", 4003),
+        ("not json", 4007),
+        ("x" * 100_000, 4009),
+        (json.dumps({"type": "viewing", "conversation": "1; DROP"}), 4007),
+        (json.dumps({"type": "live.close"}), 4400),
+    ],
+    ids=["binary", "not-json", "oversize", "bad-id", "unknown-type"],
+)
+def test_bad_frame_closes_with_an_application_code_and_one_log_line(daphne, server_log, session, frame, code):
+    assert close_code_for(daphne, [frame, frame], session) == code
+
+    lines = server_log()
+    assert not [line for line in lines if "Traceback" in line or " ERROR " in line], lines
+    (logged,) = [line for line in lines if "live socket" in line]  # once, though the frame came twice
+    user_id = Session.objects.get(session_key=session).get_decoded()["_auth_user_id"]
+    assert f"live socket of user {user_id} closed:" in logged and f"({code})" in logged
+    assert (frame[:20] if isinstance(frame, str) else frame.decode("latin1")) not in logged
+
+
+def test_socket_without_a_session_is_told_so_by_code_not_dropped(daphne):
+    assert close_code_for(daphne, [], session=None) == 4401
