@@ -219,3 +219,18 @@ def test_bad_frame_closes_with_an_application_code_and_one_log_line(daphne, serv
 
 def test_socket_without_a_session_is_told_so_by_code_not_dropped(daphne):
     assert close_code_for(daphne, [], session=None) == 4401
+
+
+def test_socket_from_same_host_other_port_gets_403_from_the_real_server(daphne, server_log, session):
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    url, _ = daphne
+    other_port = url.replace("ws://", "http://").rsplit(":", 1)[0] + ":9999"
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"{url}/ws/inbox/", origin=other_port, additional_headers={"Cookie": f"sessionid={session}"})
+    assert refused.value.response.status_code == 403
+    lines = server_log()
+    (logged,) = [line for line in lines if "WebSocket refused" in line]
+    assert "origin 'http://127.0.0.1:9999'" in logged
+    assert not [line for line in lines if "Traceback" in line or " ERROR " in line], lines
