@@ -2,14 +2,16 @@
 
 What a socket listens to is decided on the server from the user (inbox.live.groups_for_user), never
 from anything the browser sends. The browser may send only small JSON messages of a few known
-types; anything else (binary, oversized, not JSON, an unknown type) closes the socket, and nothing
-the browser sends is ever used to pick a method or a group.
+types; anything else (binary, oversized, not JSON, an unknown type) closes the socket with a code
+of CloseCode, and nothing the browser sends is ever used to pick a method or a group.
 """
 
 import asyncio
 import json
+import logging
 import time
 from collections import deque
+from enum import IntEnum
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -23,19 +25,34 @@ from socialcrm.db import parse_id
 MAX_FRAME = 2048  # characters; a presence message is under 100
 BURST, BURST_SECONDS = 30, 10.0  # presence messages a socket may send in that long; more are ignored
 RECHECK_SECONDS = 60.0  # an expired session, or a change to the person no signal told of, ends a socket this soon
-# Close codes (RFC 6455, and 4000-4999 for the application).
-UNSUPPORTED_DATA, TOO_BIG, INVALID_PAYLOAD = 1003, 1009, 1007
-NOT_SIGNED_IN, UNKNOWN_MESSAGE, SIGNED_OUT = 4401, 4400, 4403
+logger = logging.getLogger(__name__)
+
+
+class CloseCode(IntEnum):
+    """Why the server closed a socket: the code the browser gets, which tells static/js/live.js whether
+    to connect again (README "Live" has the table). All in 4000-4999, the application's range: Daphne's
+    WebSocket library refuses RFC 6455's own codes (1003, 1007, 1009) from an application."""
+
+    BINARY_FRAME = 4003  # the page sends only text (RFC 1003, moved into the application's range)
+    INVALID_MESSAGE = 4007  # not JSON, or a field of the wrong form (RFC 1007, likewise)
+    TOO_BIG = 4009  # over MAX_FRAME characters (RFC 1009, likewise)
+    UNKNOWN_MESSAGE = 4400  # JSON, but not a type this socket takes
+    NOT_SIGNED_IN = 4401  # no session, or it expired
+    SIGNED_OUT = 4403  # signed out, new password, deactivated, or the session is no longer this person's
 
 
 class InboxConsumer(AsyncWebsocketConsumer):
     groups = []  # never the class-level auto-join: every group is chosen in connect
+    closed_with: CloseCode | None = None  # set once the server has closed the socket
 
     async def connect(self):
         user = self.scope.get("user")
         session = self.scope.get("session")
         if user is None or not user.is_authenticated or not user.is_active or not session or not session.session_key:
-            await self.close(code=NOT_SIGNED_IN)
+            # Accepted, to close with a code: refused at the handshake, the browser would see only a
+            # dropped connection (1006) and try again for ever instead of saying "signed out".
+            await self.accept()
+            await self._close(CloseCode.NOT_SIGNED_IN)
             return
         self.user = user
         self.joined: set[str] = set()
@@ -64,25 +81,22 @@ class InboxConsumer(AsyncWebsocketConsumer):
             self.viewing = None
 
     async def receive(self, text_data=None, bytes_data=None):
+        if self.closed_with:
+            return  # closing already: frames still in flight are neither read nor logged
         if bytes_data is not None:
-            await self.close(code=UNSUPPORTED_DATA)
-            return
+            return await self._refuse(CloseCode.BINARY_FRAME)
         if text_data is None or len(text_data) > MAX_FRAME:
-            await self.close(code=TOO_BIG)
-            return
+            return await self._refuse(CloseCode.TOO_BIG)
         try:
             message = json.loads(text_data)
         except ValueError:
-            await self.close(code=INVALID_PAYLOAD)
-            return
+            return await self._refuse(CloseCode.INVALID_MESSAGE)
         kind = message.get("type") if isinstance(message, dict) else None
         if kind not in presence.ACTIVITIES:
-            await self.close(code=UNKNOWN_MESSAGE)
-            return
+            return await self._refuse(CloseCode.UNKNOWN_MESSAGE)
         conversation_id = parse_id(str(message.get("conversation", "")))
         if conversation_id is None:
-            await self.close(code=INVALID_PAYLOAD)
-            return
+            return await self._refuse(CloseCode.INVALID_MESSAGE)
         if len(self.recent) == BURST and time.monotonic() - self.recent[0] < BURST_SECONDS:
             return  # a browser sends one every few seconds; a flood costs nothing but this check
         self.recent.append(time.monotonic())
@@ -91,6 +105,17 @@ class InboxConsumer(AsyncWebsocketConsumer):
             self.viewing = None
         if await self._note(conversation_id, kind):  # silently nothing otherwise (its existence is private)
             self.viewing = None if kind == "left" else conversation_id
+
+    async def _refuse(self, code: CloseCode) -> None:
+        """Close for a frame the page never sends, with one log line naming the user and the reason but
+        not the frame (it is the browser's to send, and may be anything)."""
+        logger.warning("live socket of user %s closed: %s (%d)", self.user.pk, code.name.lower(), code)
+        await self._close(code)
+
+    async def _close(self, code: CloseCode) -> None:
+        """Close with this code; frames the browser sent before it heard are then ignored."""
+        self.closed_with = code
+        await self.close(code=int(code))  # a plain int: Daphne's library refuses an IntEnum
 
     async def _note(self, conversation_id: int, activity: str) -> bool:
         """Record presence and tell colleagues; False if the user may not see the conversation."""
@@ -127,14 +152,14 @@ class InboxConsumer(AsyncWebsocketConsumer):
 
     async def live_close(self, event):
         """Signed out, password changed or deactivated: this socket stops here."""
-        await self.close(code=SIGNED_OUT)
+        await self._close(CloseCode.SIGNED_OUT)
 
     async def _recheck(self):
         """Now and then, what the signals cannot tell: the session expired, or the person changed behind them."""
         while True:
             await asyncio.sleep(RECHECK_SECONDS)
             if not await database_sync_to_async(_session_alive)(self.session_key):
-                await self.close(code=NOT_SIGNED_IN)
+                await self._close(CloseCode.NOT_SIGNED_IN)
                 return
             if not await self._regroup():
                 return
@@ -149,7 +174,7 @@ class InboxConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         self.joined = wanted
         if user is None:
-            await self.close(code=SIGNED_OUT)
+            await self._close(CloseCode.SIGNED_OUT)
             return False
         self.user = user
         if self.viewing and not await self._note(self.viewing, "viewing"):  # no longer theirs to see

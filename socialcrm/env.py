@@ -138,3 +138,38 @@ def read_secret_key(name: str, *, key_file: Path) -> str:
     if len(key) < 32:
         raise ConfigError(f"{name} is not set and {key_file} holds no usable key: delete the file")
     return key
+
+
+def own_origins(hosts: list[str], *, port: int, https: bool) -> list[str]:
+    """The origins the site's pages have when served under these host names: https on its default
+    port behind TLS (a proxy on 443), else plain http on the port Daphne listens on. Patterns in
+    ALLOWED_HOSTS ('*', '.example.com') name no one origin and are left out."""
+    names = [host.lower() for host in hosts if host and not host.startswith((".", "*"))]
+    if https:
+        return [f"https://{name}" for name in names]
+    return [f"http://{name}" if port == 80 else f"http://{name}:{port}" for name in names]
+
+
+def read_origins(name: str, default: list[str]) -> list[str]:
+    """A comma-separated list of origins (scheme://host[:port], nothing after), written as browsers
+    send them in the Origin header: lower case, without the scheme's default port."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    origins = []
+    for item in read_list(name, default):
+        try:
+            parts = urlsplit(item.lower())
+            port = parts.port
+        except ValueError:
+            raise ConfigError(f"{name} has {item!r}, whose port is not a number (1-65535)") from None
+        if parts.scheme not in {"http", "https"} or not parts.hostname or "*" in parts.netloc:
+            raise ConfigError(f"{name} has {item!r}: write each origin as https://host or http://host:port")
+        if parts.path not in {"", "/"} or parts.query or parts.fragment or parts.username or parts.password:
+            raise ConfigError(f"{name} has {item!r}: an origin is scheme://host[:port], with nothing after")
+        default_port = {"http": 80, "https": 443}[parts.scheme]
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6 in brackets
+        origins.append(
+            f"{parts.scheme}://{host}" if port in (None, default_port) else f"{parts.scheme}://{host}:{port}"
+        )
+    return origins

@@ -30,6 +30,9 @@ try:
     HSTS_INCLUDE_SUBDOMAINS = env.read_bool("HSTS_INCLUDE_SUBDOMAINS", default=True)
     # Feeds (and anything else socialcrm.fetch gets) may be on loopback or private networks: on-premise only.
     ALLOW_PRIVATE_FETCH = env.read_bool("ALLOW_PRIVATE_FETCH", default=False)
+    # The origins of the site's own pages, the only ones whose socket is accepted (socialcrm/origins.py,
+    # which also accepts the origin of the Host the browser connected to, as Django's CSRF check does).
+    SITE_ORIGINS = env.read_origins("SITE_ORIGINS", default=env.own_origins(ALLOWED_HOSTS, port=PORT, https=HTTPS))
 except env.ConfigError as error:
     # One line naming the variable, no traceback: an operator's typo is not a crash.
     raise SystemExit(f"socialcrm: configuration error: {error}") from None

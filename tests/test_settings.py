@@ -38,6 +38,9 @@ def start_django(**environment: str) -> subprocess.CompletedProcess:
         ("DEBUG", "maybe"),
         ("ALLOW_PRIVATE_FETCH", "maybe"),
         ("SECRET_KEY", "short"),
+        ("SITE_ORIGINS", "crm.example.com"),
+        ("SITE_ORIGINS", "https://*.example.com"),
+        ("SITE_ORIGINS", "https://crm.example.com/inbox"),
     ],
 )
 def test_a_malformed_setting_stops_start_up_with_one_line_naming_it(variable, value):
@@ -80,3 +83,29 @@ def test_the_secret_key_is_generated_once_into_a_private_file(monkeypatch, tmp_p
 def test_the_secret_key_file_is_ignored_by_git():
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     assert "/.secret_key" in ignored
+
+
+def test_the_sites_origins_are_its_hosts_on_its_port_or_on_https_behind_tls():
+    hosts = ["127.0.0.1", "Crm.Example.com", "[::1]", ".example.com", "*"]
+
+    assert env.own_origins(hosts, port=8000, https=False) == [
+        "http://127.0.0.1:8000",
+        "http://crm.example.com:8000",
+        "http://[::1]:8000",
+    ]
+    assert env.own_origins(hosts, port=80, https=False)[1] == "http://crm.example.com"
+    assert env.own_origins(hosts, port=8000, https=True) == [
+        "https://127.0.0.1",
+        "https://crm.example.com",
+        "https://[::1]",
+    ]
+
+
+def test_site_origins_from_the_environment_are_written_as_browsers_send_them(monkeypatch):
+    monkeypatch.setenv("SITE_ORIGINS", "HTTPS://CRM.example.com:443/, https://crm.example.com:8443,http://[::1]:80")
+
+    assert env.read_origins("SITE_ORIGINS", default=[]) == [
+        "https://crm.example.com",
+        "https://crm.example.com:8443",
+        "http://[::1]",
+    ]

@@ -32,13 +32,22 @@
     status("connected", "● Live");
     announceViewing();
   });
+  // What to do is read from the close code (inbox/consumers.py CloseCode; the table in README "Live").
+  const SIGNED_OUT = [4401, 4403];
+  const REFUSED_FRAME = [4003, 4007, 4009, 4400]; // this page sent what the server never takes: a bug here
   const RETRIED = [1006, 1011, 1012, 1013]; // the extension reconnects after these by itself
+  let refusedAt = -Infinity;
   document.addEventListener("htmx:wsClose", (event) => {
     socket = null;
     const code = event.detail.event.code;
-    if (code === 4401 || code === 4403) {
+    if (SIGNED_OUT.includes(code)) {
       showSignedOut(); // inbox.js
       return status("signed-out", "○ Signed out");
+    }
+    if (REFUSED_FRAME.includes(code)) {
+      // Once: a fresh socket loses nothing (its hello catches up), but the same bug again would only loop.
+      if (Date.now() - refusedAt < 5 * 60000) return status("stopped", "○ Live stopped: reload the page");
+      refusedAt = Date.now();
     }
     status("reconnecting", "○ Reconnecting…");
     if (!RETRIED.includes(code) && document.contains(event.target)) {

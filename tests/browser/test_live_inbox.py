@@ -239,6 +239,48 @@ def test_a_lost_event_or_a_dropped_socket_is_caught_up(signed_in, live_inbox):
     assert not page.errors, page.errors
 
 
+def test_a_frame_the_server_refuses_reconnects_once_then_stops_and_says_so(signed_in, live_inbox):
+    """A bad frame is a bug in the page: one fresh socket is harmless, a loop of them is not."""
+    page = signed_in(live_inbox["sam"])
+    page.add_init_script(
+        "window.sockets = []; const Native = WebSocket; "
+        "window.WebSocket = class extends Native { constructor(...a) { super(...a); sockets.push(this); } };"
+    )
+    open_live(page, "/inbox/?queue=service")
+
+    page.evaluate("window.sockets.at(-1).send(new Uint8Array([0, 1]))")  # closed with 4003
+    page.wait_for_function("window.sockets.length === 2 && window.sockets[1].readyState === WebSocket.OPEN")
+    page.locator("#live-status", has_text="Live").wait_for()
+    page.evaluate("window.sockets.at(-1).send('not json')")  # closed with 4007, again within minutes
+    page.locator("#live-status", has_text="Live stopped").wait_for()
+    page.wait_for_timeout(3500)  # longer than the jittered reconnect
+    assert page.evaluate("window.sockets.length") == 2
+    assert page.evaluate("document.body.dataset.live") == "stopped"
+    assert not page.errors, page.errors
+
+
+def test_a_socket_that_comes_back_after_the_session_ended_says_signed_out_and_stops(signed_in, live_inbox):
+    """The server tells a socket without a session so by code (4401), not by a refused handshake the
+    browser could not tell from a network error and would retry for ever."""
+    from django.contrib.sessions.models import Session
+
+    page = signed_in(live_inbox["sam"])
+    page.add_init_script(
+        "window.sockets = []; const Native = WebSocket; "
+        "window.WebSocket = class extends Native { constructor(...a) { super(...a); sockets.push(this); } };"
+    )
+    open_live(page, "/inbox/?queue=service")
+    (cookie,) = [c["value"] for c in page.context.cookies() if c["name"] == "sessionid"]
+    Session.objects.filter(session_key=cookie).delete()  # expired, or removed by an admin
+
+    page.evaluate("window.sockets.at(-1).close(4000)")  # the socket drops (a proxy, a network change)
+    page.locator("#signed-out", has_text="signed out").wait_for()
+    assert page.inner_text("#live-status") == "○ Signed out"
+    page.wait_for_timeout(3500)  # longer than the jittered reconnect
+    assert page.evaluate("window.sockets.length") == 2
+    assert not page.errors, page.errors
+
+
 def test_a_new_password_ends_the_live_inbox_and_says_so_and_the_draft_is_kept(signed_in, live_inbox):
     sam, existing = live_inbox["sam"], live_inbox["existing"]
     page = signed_in(sam)
