@@ -7,6 +7,7 @@ SQLite, the in-memory channel layer and Celery tasks executed in-process.
 
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
@@ -209,13 +210,16 @@ EMAIL_TIMEOUT = 30
 
 # Live events and background work: Redis when REDIS_URL is set, else in-process.
 if REDIS_URL:
+    LIVE_PREFIX = f"socialcrm:{urlsplit(REDIS_URL).path.strip('/') or '0'}:asgi"
     CHANNEL_LAYERS = {
         "default": {
             # Pub/sub: one Redis message per group event, fanned out to the sockets inside each Daphne
             # (the list-based layer pushes one per socket, and drops past its capacity). At most once,
             # like any layer: browsers notice gaps by sequence number and fetch again.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "socialcrm:asgi"},
+            # Pub/sub ignores Redis's database number: the prefix carries it, so two deployments (or
+            # test runs) on one Redis server, each on a database of its own, never hear each other.
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": LIVE_PREFIX},
         }
     }
     CACHES = {

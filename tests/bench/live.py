@@ -18,6 +18,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import websockets
@@ -100,7 +101,8 @@ async def probe(group: str, published: dict, ready: asyncio.Event) -> None:
     """When each mention's row event reaches the watchers' stream in Redis (splits the latency in two)."""
     client = aioredis.Redis.from_url(REDIS_URL)
     async with client.pubsub() as pubsub:
-        await pubsub.subscribe(f"socialcrm:asgi__group__{group}")
+        prefix = f"socialcrm:{urlsplit(REDIS_URL).path.strip('/') or '0'}:asgi"  # as settings.LIVE_PREFIX
+        await pubsub.subscribe(f"{prefix}__group__{group}")
         ready.set()
         async for message in pubsub.listen():
             now = time.perf_counter()
