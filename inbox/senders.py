@@ -12,7 +12,7 @@ import httpx
 from django.conf import settings
 from django.core.mail import EmailMessage
 
-from inbox.models import Channel, Message
+from inbox.models import Channel, Message, SecretsUnreadable
 
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 GRAPH_URL = "https://graph.facebook.com/v21.0"
@@ -53,10 +53,13 @@ def send(message: Message, *, client: httpx.Client | None = None) -> Sent:
 
 
 def _secret(channel: Channel, name: str) -> str:
-    value = channel.secrets.get(name) if isinstance(channel.secrets, dict) else None
+    try:
+        value = channel.secret(name)
+    except SecretsUnreadable as problem:
+        raise SendError(str(problem), retryable=False) from None
     if not value:
-        raise SendError(f"The channel has no '{name}' secret: add it in admin (Channel > secrets).", retryable=False)
-    return str(value)
+        raise SendError(f"The channel has no '{name}' secret: add it in admin (Channel > Secrets).", retryable=False)
+    return value
 
 
 def _recipient(message: Message) -> str:

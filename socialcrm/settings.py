@@ -18,6 +18,8 @@ VAR_DIR.mkdir(exist_ok=True)
 
 try:
     SECRET_KEY = env.read_secret_key("SECRET_KEY", key_file=BASE_DIR / ".secret_key")
+    # Channel secrets are stored encrypted under these (socialcrm.encryption); see README "Rotating keys".
+    CHANNEL_SECRETS_KEYS = env.read_fernet_keys("CHANNEL_SECRETS_KEYS", key_file=BASE_DIR / ".channel_secrets_key")
     DEBUG = env.read_bool("DEBUG", default=False)
     HOST = env.os.environ.get("HOST", "127.0.0.1").strip() or "127.0.0.1"
     PORT = env.read_port("PORT", default=8000)
