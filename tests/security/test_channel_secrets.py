@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from django.contrib.admin.models import LogEntry
 from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from inbox.models import Channel, SecretsUnreadable
 from socialcrm import env
-from tests.factories import make_channel, with_secrets
+from tests.factories import make_channel, make_user, with_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = Fernet.generate_key().decode()
@@ -124,6 +125,118 @@ def test_channel_repr_and_str_never_include_a_secret(facebook_page):
     channel.secret("app_secret")
 
     assert revealed(repr(channel) + str(channel)) == []
+
+
+# Admin: write-only
+
+
+@pytest.fixture
+def admin_client(client, db):
+    client.force_login(make_user("ada", role="admin"))
+    return client
+
+
+def change_url(channel: Channel) -> str:
+    return f"/admin/inbox/channel/{channel.pk}/change/"
+
+
+def channel_form(channel: Channel, **changes) -> dict:
+    """The change form as a browser submits it untouched: every secret box empty."""
+    form = {
+        "slug": channel.slug,
+        "name": channel.name,
+        "kind": channel.kind,
+        "network": channel.network,
+        "is_active": "on",
+        "listening_keywords": channel.listening_keywords,
+        "config": json.dumps(channel.config),
+        "default_queue": "",
+        "reopen_window_hours": channel.reopen_window_hours,
+        "rate_limit_per_minute": channel.rate_limit_per_minute,
+    }
+    return {**form, **changes}
+
+
+def test_admin_change_page_never_shows_a_secret(admin_client, facebook_page):
+    page = admin_client.get(change_url(facebook_page))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert revealed(html) == []
+    assert facebook_page.encrypted_secrets not in html
+    for name in SECRETS:
+        assert f'name="replace_secret_{name}"' in html
+    assert html.count("•••••••• set") == len(SECRETS)  # the three set ones, masked; the others "not set"
+    assert 'autocomplete="new-password"' in html
+
+
+def test_replacing_a_secret_in_admin_keeps_the_others_and_leaves_no_trace_of_its_value(admin_client, facebook_page):
+    new_secret = "new-app-secret-Jd83kQ"
+
+    response = admin_client.post(
+        change_url(facebook_page), channel_form(facebook_page, replace_secret_app_secret=new_secret), follow=True
+    )
+
+    assert response.status_code == 200 and new_secret not in response.content.decode()
+    channel = Channel.objects.get()
+    assert channel.secret("app_secret") == new_secret
+    assert channel.secret("page_access_token") == SECRETS["page_access_token"]  # an empty box keeps it
+    assert channel.secret("password") == SECRETS["password"]
+    assert new_secret not in raw_channel_rows()
+    entry = LogEntry.objects.get()
+    assert "app_secret" in entry.get_change_message()
+    assert new_secret not in entry.change_message and revealed(entry.change_message) == []
+    history = admin_client.get(f"/admin/inbox/channel/{channel.pk}/history/").content.decode()
+    assert "app_secret" in history and new_secret not in history
+
+
+def test_an_admin_sets_the_secrets_of_a_new_channel_and_can_remove_one(admin_client, db):
+    add = channel_form(Channel(slug="kestrel-x", name="@Kestrel", kind="x", network="x"))
+
+    admin_client.post("/admin/inbox/channel/add/", add | {"replace_secret_consumer_secret": "x-consumer-Qp4"})
+    channel = Channel.objects.get()
+    assert channel.secret_names() == ["consumer_secret"] and "x-consumer-Qp4" not in raw_channel_rows()
+
+    admin_client.post(change_url(channel), channel_form(channel, remove_secrets=["consumer_secret"]))
+    assert Channel.objects.get().secret_names() == []
+
+
+def test_a_refused_admin_form_does_not_echo_the_typed_secret_back(admin_client, facebook_page):
+    typed = "typed-but-refused-Vb72"
+
+    response = admin_client.post(
+        change_url(facebook_page), channel_form(facebook_page, slug="not a slug", replace_secret_password=typed)
+    )
+
+    assert response.status_code == 200 and "errornote" in response.content.decode()
+    assert typed not in response.content.decode()
+    assert Channel.objects.get().secret("password") == SECRETS["password"]
+
+
+def test_replacing_and_removing_the_same_secret_at_once_is_refused(admin_client, facebook_page):
+    response = admin_client.post(
+        change_url(facebook_page),
+        channel_form(facebook_page, replace_secret_app_secret="other-Rt5", remove_secrets=["app_secret"]),
+    )
+
+    assert "Replace or remove a secret, not both: app_secret." in response.content.decode()
+    assert Channel.objects.get().secret("app_secret") == SECRETS["app_secret"]
+
+
+def test_an_admin_can_start_over_when_the_secrets_key_is_lost(admin_client, facebook_page, settings):
+    settings.CHANNEL_SECRETS_KEYS = [NEW_KEY]
+    url = change_url(facebook_page)
+
+    page = admin_client.get(url).content.decode()
+    assert "cannot be read" in page and facebook_page.encrypted_secrets not in page
+
+    refused = admin_client.post(url, channel_form(facebook_page, replace_secret_app_secret="fresh-Mn3"))
+    assert "cannot be read, so a new one cannot be added" in refused.content.decode()
+    assert Channel.objects.get().encrypted_secrets == facebook_page.encrypted_secrets
+
+    admin_client.post(url, channel_form(facebook_page, replace_secret_app_secret="fresh-Mn3", remove_secrets=["*"]))
+    channel = Channel.objects.get()
+    assert channel.secret_names() == ["app_secret"] and channel.secret("app_secret") == "fresh-Mn3"
 
 
 # Readers: a channel whose secrets cannot be read fails with a clear error and loses nothing
