@@ -143,6 +143,8 @@ if HTTPS:
     SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
     CSRF_TRUSTED_ORIGINS = [f"https://{host}" for host in ALLOWED_HOSTS if host not in {"*"}]
 SESSION_COOKIE_HTTPONLY = True
+# Error reports (the DEBUG page, mails to admins) hide anything named like a secret, token or password.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "socialcrm.error_reports.SecretsHidingFilter"
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"

@@ -1,23 +1,30 @@
 """Channel secrets (app secrets, access tokens, mailbox passwords): encrypted at rest, never shown or logged."""
 
+import hashlib
+import hmac
 import io
 import json
 import os
 import stat
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography.fernet import Fernet
 from django.contrib.admin.models import LogEntry
+from django.core import mail
 from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.views.debug import ExceptionReporter
 
+from inbox import senders
 from inbox.models import Channel, SecretsUnreadable
 from socialcrm import env
-from tests.factories import make_channel, make_user, with_secrets
+from tests.factories import make_channel, make_conversation, make_user, with_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = Fernet.generate_key().decode()
@@ -239,6 +246,77 @@ def test_an_admin_can_start_over_when_the_secrets_key_is_lost(admin_client, face
     assert channel.secret_names() == ["app_secret"] and channel.secret("app_secret") == "fresh-Mn3"
 
 
+# Error reports and logs
+
+
+def reply_to_send(channel: Channel):
+    message = make_conversation(channel=channel).messages.get()
+    message.in_reply_to_external_id = "post-1"
+    return message
+
+
+def network_that_breaks(request: httpx.Request) -> httpx.Response:
+    raise RuntimeError("the network library broke")  # not an httpx error: it escapes as a 500 would
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug-page"])
+def test_error_report_does_not_include_secrets(facebook_page, rf, settings, debug):
+    settings.DEBUG = debug
+    typed_secret = f"typed-in-admin-{uuid.uuid4().hex}"  # made here, so the report's source lines cannot show it
+    request = rf.post(change_url(facebook_page), {"name": "Kestrel", "replace_secret_app_secret": typed_secret})
+    try:
+        # The page access token sits in local variables (`token`) and in the Authorization header.
+        senders.send(
+            reply_to_send(facebook_page), client=httpx.Client(transport=httpx.MockTransport(network_that_breaks))
+        )
+    except RuntimeError:
+        reporter = ExceptionReporter(request, *sys.exc_info())
+    report = reporter.get_traceback_html() + reporter.get_traceback_text()
+
+    assert "the network library broke" in report and "_post" in report  # the report is there, frames and all
+    assert revealed(report) == [] and typed_secret not in report
+    assert "replace_secret_app_secret" in report and "********************" in report
+
+
+def test_error_mail_to_admins_does_not_include_a_secret_posted_in_admin(
+    admin_client, facebook_page, settings, monkeypatch
+):
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    typed = "typed-before-a-crash-Lw09"
+
+    def crash(self, *args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(Channel, "save", crash)
+    admin_client.raise_request_exception = False
+
+    response = admin_client.post(change_url(facebook_page), channel_form(facebook_page, replace_secret_password=typed))
+
+    assert response.status_code == 500
+    [report] = mail.outbox
+    assert "the database went away" in report.body and "replace_secret_password" in report.body
+    assert typed not in report.body and revealed(report.body) == []
+
+
+def test_logs_of_webhooks_and_replies_never_contain_a_secret(facebook_page, client, caplog):
+    caplog.set_level("DEBUG")
+    body = b'{"object": "page", "entry": []}'
+    signature = "sha256=" + hmac.new(SECRETS["app_secret"].encode(), body, hashlib.sha256).hexdigest()
+    for header in (signature, "sha256=forged"):
+        client.post(
+            "/webhooks/meta/kestrel-facebook",
+            body,
+            content_type="application/json",
+            headers={"X-Hub-Signature-256": header},
+        )
+    refused = httpx.MockTransport(lambda request: httpx.Response(400, json={"error": {"message": "Invalid token"}}))
+    with pytest.raises(senders.SendError):
+        senders.send(reply_to_send(facebook_page), client=httpx.Client(transport=refused))
+
+    assert "refused a delivery" in caplog.text
+    assert revealed(caplog.text) == []
+
+
 # Readers: a channel whose secrets cannot be read fails with a clear error and loses nothing
 
 
@@ -261,9 +339,6 @@ def test_a_webhook_for_a_channel_whose_key_is_lost_answers_503_so_the_platform_r
 
 
 def test_a_reply_on_a_channel_whose_key_is_lost_fails_once_with_the_reason(facebook_page, settings):
-    from inbox import senders
-    from tests.factories import make_conversation
-
     conversation = make_conversation(channel=facebook_page)
     message = conversation.messages.get()
     message.in_reply_to_external_id = "post-1"
