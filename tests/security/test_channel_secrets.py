@@ -16,7 +16,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.contrib.admin.models import LogEntry
 from django.core import mail
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.views.debug import ExceptionReporter
@@ -365,7 +365,40 @@ def test_a_mailbox_whose_key_is_lost_records_the_error_instead_of_crashing_the_p
     assert "CHANNEL_SECRETS_KEYS" in Channel.objects.get().config["last_error"]
 
 
-# The key
+# The key and its rotation
+
+
+def test_after_rotation_the_old_key_can_be_dropped_without_losing_a_secret(facebook_page, settings):
+    mailbox = with_secrets(make_channel("support-email", network="email", kind="email"), password="imap-pw-Ge4")
+    make_channel("no-secrets")
+    settings.CHANNEL_SECRETS_KEYS = [NEW_KEY, KEY]  # step 1: the new key in front, the old one still there
+    written_meanwhile = with_secrets(make_channel("kestrel-x"), consumer_secret="x-secret-Pa2")
+
+    out = io.StringIO()
+    call_command("rotate_channel_secrets", stdout=out)  # step 2
+    settings.CHANNEL_SECRETS_KEYS = [NEW_KEY]  # step 3: the old key is gone
+    call_command("rotate_channel_secrets", stdout=io.StringIO())  # the check: it would name any channel left behind
+
+    assert "3 channel(s)" in out.getvalue()
+    assert Channel.objects.get(pk=facebook_page.pk).secret("app_secret") == SECRETS["app_secret"]
+    assert Channel.objects.get(pk=mailbox.pk).secret("password") == "imap-pw-Ge4"
+    assert Channel.objects.get(pk=written_meanwhile.pk).secret("consumer_secret") == "x-secret-Pa2"
+    assert Channel.objects.get(slug="no-secrets").encrypted_secrets == ""
+
+
+def test_rotation_names_the_channels_no_key_opens_and_leaves_them_as_they_were(facebook_page, settings):
+    lost = facebook_page.encrypted_secrets
+    settings.CHANNEL_SECRETS_KEYS = [NEW_KEY]  # the key the page was written with is gone
+    other = with_secrets(make_channel("kestrel-x"), consumer_secret="x-secret-Pa2")
+    err = io.StringIO()
+
+    with pytest.raises(CommandError, match=r"1 channel.* kestrel-facebook"):
+        call_command("rotate_channel_secrets", stdout=io.StringIO(), stderr=err)
+
+    assert "kestrel-facebook" in err.getvalue()
+    assert lost not in err.getvalue() and revealed(err.getvalue()) == []
+    assert Channel.objects.get(pk=facebook_page.pk).encrypted_secrets == lost
+    assert Channel.objects.get(pk=other.pk).secret("consumer_secret") == "x-secret-Pa2"
 
 
 def start_django(**environment: str) -> subprocess.CompletedProcess:
