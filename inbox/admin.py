@@ -1,15 +1,58 @@
 from django import forms
 from django.contrib import admin
 
-from inbox.models import CannedReply, Channel, Conversation, Event, Label, Message, Note
+from inbox.models import CannedReply, Channel, Conversation, Event, Label, Message, Note, SecretsUnreadable
 from socialcrm.fetch import FetchFailed, FetchRefused, check_url
 
+DISCARD_UNREADABLE = "*"
 
-class ChannelForm(forms.ModelForm):
-    """Refuses a config whose `feed_url` the poller would refuse, so such a URL is never stored."""
+
+def replace_field(name: str) -> str:
+    """The admin form's field for a new value of the secret `name` (named so error reports hide it)."""
+    return f"replace_secret_{name}"
+
+
+class _ChannelSecretsForm(forms.ModelForm):
+    """The channel form, with secrets write-only: each can be replaced or removed, none is ever shown;
+    and a config whose `feed_url` the poller would refuse is refused, so such a URL is never stored.
+
+    A replacement box left empty keeps what is stored. Boxes never render a value (not even after a
+    refused save), and the history records which fields changed, not what they were changed to.
+    """
+
+    remove_secrets = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        try:
+            stored, self.secrets_unreadable = self.instance.secret_names(), False
+        except SecretsUnreadable:
+            stored, self.secrets_unreadable = [], True
+        for name in Channel.SECRET_NAMES:
+            state = "cannot be read" if self.secrets_unreadable else "•••••••• set" if name in stored else "not set"
+            self.fields[replace_field(name)].widget.attrs["placeholder"] = state
+        remove = self.fields["remove_secrets"]
+        if self.secrets_unreadable:
+            remove.choices = [(DISCARD_UNREADABLE, "Discard every stored secret (none can be read)")]
+            remove.help_text = (
+                "No key in CHANNEL_SECRETS_KEYS decrypts this channel's secrets. Restore the key they were "
+                "written with, or discard them and enter each secret again."
+            )
+        else:
+            remove.choices = [(name, name) for name in stored]
+            remove.help_text = "" if stored else "No secrets are set."
 
     def clean(self):
         cleaned = super().clean()
+        replaced = {name for name in Channel.SECRET_NAMES if cleaned.get(replace_field(name))}
+        removed = set(cleaned.get("remove_secrets") or ())
+        if self.secrets_unreadable and replaced and DISCARD_UNREADABLE not in removed:
+            raise forms.ValidationError(
+                "The stored secrets cannot be read, so a new one cannot be added to them: restore the key, "
+                "or tick “Discard every stored secret” and enter each secret again."
+            )
+        if both := sorted(replaced & removed):
+            raise forms.ValidationError(f"Replace or remove a secret, not both: {', '.join(both)}.")
         config = cleaned.get("config")
         if isinstance(config, dict) and config.get("feed_url"):
             try:
@@ -20,16 +63,64 @@ class ChannelForm(forms.ModelForm):
                 self.add_error("config", "feed_url: its host name does not resolve; check the URL.")
         return cleaned
 
+    def save(self, commit=True):
+        channel = self.instance
+        removed = self.cleaned_data.get("remove_secrets") or ()
+        if DISCARD_UNREADABLE in removed:
+            channel.discard_secrets()
+        for name in removed:
+            if name != DISCARD_UNREADABLE:
+                channel.remove_secret(name)
+        for name in Channel.SECRET_NAMES:
+            if new_secret := self.cleaned_data.get(replace_field(name)):
+                channel.set_secret(name, new_secret)
+        return super().save(commit)
+
+
+def _replacement(name: str) -> forms.CharField:
+    return forms.CharField(
+        label=name,
+        required=False,
+        help_text=Channel.SECRET_NAMES[name],
+        # Never rendered back; "new-password" keeps browsers from filling in the admin's own password.
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
+# One write-only box per secret the connectors read (declared, so the admin's fieldsets may name them).
+ChannelSecretsForm = type(
+    "ChannelSecretsForm",
+    (_ChannelSecretsForm,),
+    {replace_field(name): _replacement(name) for name in Channel.SECRET_NAMES},
+)
+SECRETS_FORM_FIELDS = [*(replace_field(name) for name in Channel.SECRET_NAMES), "remove_secrets"]
+
 
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
-    form = ChannelForm
+    form = ChannelSecretsForm
     list_display = ["name", "slug", "kind", "network", "default_queue", "is_active", "created_at"]
     list_filter = ["kind", "network", "is_active"]
     search_fields = ["name", "slug", "listening_keywords"]
     ordering = ["name"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["token_hash", "created_at"]
+
+    def get_fieldsets(self, request, obj=None):
+        fields = self.get_fields(request, obj)
+        return [
+            (None, {"fields": [field for field in fields if field not in SECRETS_FORM_FIELDS]}),
+            (
+                "Secrets",
+                {
+                    "fields": SECRETS_FORM_FIELDS,
+                    "description": (
+                        "Stored encrypted and never shown: type a value to set or replace a secret; "
+                        "an empty box keeps what is stored."
+                    ),
+                },
+            ),
+        ]
 
 
 @admin.register(Label)

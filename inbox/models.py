@@ -1,5 +1,6 @@
 """The inbox: channels, the messages that arrive on them, and the conversations agents work."""
 
+import json
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -7,13 +8,19 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from customers.models import Customer, Identity, Network
+from socialcrm import encryption
 from triage.models import MessageType, Priority, Queue, Sentiment
 
 
 class InvalidTransition(ValueError):
     """The conversation cannot move from its status to the one asked for."""
+
+
+class SecretsUnreadable(Exception):
+    """No key in CHANNEL_SECRETS_KEYS opens a channel's stored secrets; the message names the channel only."""
 
 
 class Channel(models.Model):
@@ -41,7 +48,12 @@ class Channel(models.Model):
     config = models.JSONField(
         default=dict, blank=True, help_text="Connector settings (feed URL, mailbox, page id). Secrets go below."
     )
-    secrets = models.JSONField(default=dict, blank=True, help_text="App secrets and access tokens for the connector.")
+    # Never plaintext: read with secret(), change with set_secret() / remove_secret().
+    encrypted_secrets = models.TextField(
+        blank=True,
+        editable=False,
+        help_text="The connector's secrets (a JSON object of name to text) as one Fernet token; empty when none.",
+    )
     default_queue = models.ForeignKey(
         Queue,
         null=True,
@@ -58,11 +70,79 @@ class Channel(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # The secrets the connectors and senders read, and what for (admin offers these).
+    SECRET_NAMES = {
+        "app_secret": "Facebook, Instagram: the Meta app secret that signs webhook deliveries.",
+        "verify_token": "Facebook, Instagram: the token Meta's webhook handshake must present.",
+        "page_access_token": "Facebook, Instagram: the Page access token that sends replies.",
+        "consumer_secret": "X: the app's API secret (CRC checks, delivery signatures).",
+        "user_access_token": "X: the account's access token that sends replies.",
+        "password": "E-mail: the IMAP password.",
+    }
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def secrets(self):
+        # The plaintext dict this field once was must not come back by accident (an assignment would
+        # otherwise be silently dropped on save).
+        raise AttributeError("Channel secrets are encrypted: read one with secret(name), change with set_secret()")
+
+    def secret(self, name: str) -> str | None:
+        """The channel's secret `name` (non-empty text), or None when it has none by that name.
+
+        The one way to read a secret. Raises SecretsUnreadable when no configured key opens them.
+        """
+        return self._decrypted_secrets().get(name)
+
+    def secret_names(self) -> list[str]:
+        """The names of the secrets that are set, sorted; raises SecretsUnreadable like secret()."""
+        return sorted(self._decrypted_secrets())
+
+    @sensitive_variables()
+    def set_secret(self, name: str, value: str) -> None:
+        """Set (or replace) the secret `name`, encrypted under the current key; save() stores it."""
+        if not isinstance(name, str) or not name or not isinstance(value, str) or not value:
+            raise ValueError("A channel secret needs a name and a value, both non-empty text.")
+        self._encrypt_secrets(self._decrypted_secrets() | {name: value})
+
+    def remove_secret(self, name: str) -> None:
+        """Forget the secret `name` if it is set; save() stores the change."""
+        self._encrypt_secrets({key: value for key, value in self._decrypted_secrets().items() if key != name})
+
+    def discard_secrets(self) -> None:
+        """Forget every secret, readable or not (to start over when the key they were written with is lost)."""
+        self.encrypted_secrets = ""
+
+    def reencrypt_secrets(self) -> None:
+        """Encrypt the stored secrets anew under the first configured key; raises SecretsUnreadable."""
+        if self.encrypted_secrets:
+            try:
+                self.encrypted_secrets = encryption.reencrypt(self.encrypted_secrets)
+            except encryption.InvalidToken:
+                raise self._unreadable() from None
+
+    def _decrypted_secrets(self) -> dict[str, str]:
+        if not self.encrypted_secrets:
+            return {}
+        try:
+            return json.loads(encryption.decrypt(self.encrypted_secrets))
+        except encryption.InvalidToken:
+            raise self._unreadable() from None
+
+    @sensitive_variables()
+    def _encrypt_secrets(self, values: dict[str, str]) -> None:
+        self.encrypted_secrets = encryption.encrypt(json.dumps(values, sort_keys=True).encode()) if values else ""
+
+    def _unreadable(self) -> SecretsUnreadable:
+        return SecretsUnreadable(
+            f"Channel '{self.slug}': its secrets cannot be decrypted with any key in CHANNEL_SECRETS_KEYS "
+            "(the key they were written with is missing); restore that key, or replace the secrets in admin."
+        )
 
 
 class Label(models.Model):

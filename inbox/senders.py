@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 
 from inbox.mentions import single_line
-from inbox.models import Channel, Message
+from inbox.models import Channel, Message, SecretsUnreadable
 
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 GRAPH_URL = "https://graph.facebook.com/v21.0"
@@ -79,10 +79,13 @@ def _uses_sandbox(channel: Channel) -> bool:
 
 
 def _secret(channel: Channel, name: str) -> str:
-    value = channel.secrets.get(name) if isinstance(channel.secrets, dict) else None
+    try:
+        value = channel.secret(name)
+    except SecretsUnreadable as problem:
+        raise SendError(str(problem), retryable=False) from None
     if not value:
-        raise SendError(f"The channel has no '{name}' secret: add it in admin (Channel > secrets).", retryable=False)
-    return str(value)
+        raise SendError(f"The channel has no '{name}' secret: add it in admin (Channel > Secrets).", retryable=False)
+    return value
 
 
 def _recipient(message: Message) -> str:

@@ -6,10 +6,12 @@ so that a wrong setting stops start-up with a message an operator can act on.
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from cryptography.fernet import Fernet
 
 
 class ConfigError(Exception):
@@ -121,23 +123,60 @@ def read_secret_key(name: str, *, key_file: Path) -> str:
         if len(raw) < 32:
             raise ConfigError(f"{name} is too short: use at least 32 random characters")
         return raw
+    key = _generated_once(key_file, lambda: secrets.token_urlsafe(50))
+    if len(key) < 32:
+        raise ConfigError(f"{name} is not set and {key_file} holds no usable key: delete the file")
+    return key
+
+
+FERNET_KEY_HINT = (
+    "32 url-safe base64-encoded bytes, as printed by "
+    "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+)
+
+
+def read_fernet_keys(name: str, *, key_file: Path) -> list[str]:
+    """Fernet keys, comma-separated, from the environment (the first encrypts, every one decrypts).
+
+    Unset, it is one key generated once into `key_file` (mode 600). Set but empty is an error rather
+    than a new key: a new key would leave everything encrypted under the old one unreadable. The
+    error never repeats a key.
+    """
+    raw = os.environ.get(name)
+    if raw is None:
+        keys = [_generated_once(key_file, lambda: Fernet.generate_key().decode())]
+        where = f"{name} is not set and {key_file}"
+    else:
+        keys = [key.strip() for key in raw.split(",") if key.strip()]
+        if not keys:
+            raise ConfigError(f"{name} is set but empty: give one or more Fernet keys ({FERNET_KEY_HINT})")
+        where = name
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ConfigError(
+                f"{where} holds a malformed key (key {position} of {len(keys)}): each must be {FERNET_KEY_HINT}"
+            ) from None
+    return keys
+
+
+def _generated_once(key_file: Path, make: Callable[[], str]) -> str:
+    """The stripped text of `key_file`, which is first written with `make()` (mode 600) if it does not exist."""
     if not key_file.exists():
         # Written aside and linked into place, so a second process starting at the same
         # moment either sees no file or the whole key, never half of it.
         temporary = key_file.with_name(f"{key_file.name}.{os.getpid()}.tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(50))
+            handle.write(make())
         try:
             os.link(temporary, key_file)
         except FileExistsError:
             pass
         finally:
             temporary.unlink()
-    key = key_file.read_text().strip()
-    if len(key) < 32:
-        raise ConfigError(f"{name} is not set and {key_file} holds no usable key: delete the file")
-    return key
+    return key_file.read_text().strip()
 
 
 def own_origins(hosts: list[str], *, port: int, https: bool) -> list[str]:

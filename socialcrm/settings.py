@@ -20,6 +20,8 @@ VAR_DIR.mkdir(exist_ok=True)
 
 try:
     SECRET_KEY = env.read_secret_key("SECRET_KEY", key_file=BASE_DIR / ".secret_key")
+    # Channel secrets are stored encrypted under these (socialcrm.encryption); see README "Rotating keys".
+    CHANNEL_SECRETS_KEYS = env.read_fernet_keys("CHANNEL_SECRETS_KEYS", key_file=BASE_DIR / ".channel_secrets_key")
     DEBUG = env.read_bool("DEBUG", default=False)
     HOST = env.os.environ.get("HOST", "127.0.0.1").strip() or "127.0.0.1"
     PORT = env.read_port("PORT", default=8000)
@@ -157,6 +159,8 @@ if HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = HSTS_INCLUDE_SUBDOMAINS
     CSRF_TRUSTED_ORIGINS = [f"https://{host}" for host in ALLOWED_HOSTS if host not in {"*"}]
 SESSION_COOKIE_HTTPONLY = True
+# Error reports (the DEBUG page, mails to admins) hide anything named like a secret, token or password.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "socialcrm.error_reports.SecretsHidingFilter"
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 # Preloading HSTS is a request an operator sends to the browser vendors for their whole domain,

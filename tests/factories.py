@@ -59,6 +59,15 @@ def make_channel(slug: str = "x-main", *, network: str = Network.X, kind: str = 
     return channel
 
 
+def with_secrets(channel: Channel, **secrets: str) -> Channel:
+    """The channel with exactly these secrets (encrypted, as admin stores them), saved."""
+    channel.discard_secrets()
+    for name, value in secrets.items():
+        channel.set_secret(name, value)
+    channel.save()
+    return channel
+
+
 def make_customer(name: str = "Dana Scully", **fields) -> Customer:
     return Customer.objects.create(name=name, **fields)
 

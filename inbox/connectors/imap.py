@@ -1,7 +1,7 @@
 """E-mail: an IMAP mailbox per channel, polled for new messages by UID.
 
 The channel's `config` holds `host`, `port` (993), `username`, `mailbox` ("INBOX") and `use_ssl`
-(true); `secrets` holds `password`. The poller keeps `uidvalidity` and `last_uid` in `config`,
+(true); its secret `password` logs in. The poller keeps `uidvalidity` and `last_uid` in `config`,
 advancing them after each stored batch, so a poll that dies half-way resumes where it stopped.
 The Message-ID is the external id; In-Reply-To, else the last of References, threads replies.
 """
@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from inbox.connectors.polling import PollResult, html_to_text, ingest_each_if_need_be, record_poll
 from inbox.mentions import FUTURE_TOLERANCE, IncomingAuthor, IncomingMention, network_text, single_line
-from inbox.models import Channel
+from inbox.models import Channel, SecretsUnreadable
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def poll_mailbox(channel: Channel, *, connect: Callable[[Channel], imaplib.IMAP4
     accepted = duplicates = 0
     try:
         imap = connect(channel)
-    except (OSError, imaplib.IMAP4.error) as problem:
+    except (OSError, imaplib.IMAP4.error, SecretsUnreadable) as problem:
         return record_poll(channel, PollResult("error", error=f"Could not log in to the mailbox: {problem}"))
     try:
         status, _ = imap.select(channel.config.get("mailbox") or "INBOX", readonly=True)
@@ -182,9 +182,10 @@ def _connect(channel: Channel) -> imaplib.IMAP4:
     host, port = config.get("host", ""), int(config.get("port") or 993)
     if not host or not config.get("username"):
         raise imaplib.IMAP4.error("the channel's config needs host and username")
+    password = channel.secret("password") or ""  # before connecting: unreadable secrets need no connection
     if config.get("use_ssl", True):
         imap = imaplib.IMAP4_SSL(host, port, timeout=TIMEOUT_SECONDS)
     else:
         imap = imaplib.IMAP4(host, port, timeout=TIMEOUT_SECONDS)
-    imap.login(config["username"], channel.secrets.get("password", ""))
+    imap.login(config["username"], password)
     return imap

@@ -1,6 +1,6 @@
 """Facebook Pages and Instagram through Meta's Graph API webhooks: /webhooks/meta/<channel slug>.
 
-The channel's `secrets` hold `verify_token` (checked on Meta's GET handshake) and `app_secret` (proves
+The channel's secrets hold `verify_token` (checked on Meta's GET handshake) and `app_secret` (proves
 each POST through X-Hub-Signature-256). Mentions are: Facebook `feed` changes adding a post (item
 "post", or "status" as Meta sends visitors' text posts) or a comment, which replies to its parent
 comment, else to its post; Instagram `comments`, replying to the parent comment, else to the media;
@@ -36,7 +36,7 @@ from inbox.connectors.webhooks import (
     external_id,
     ingested,
     mention_text,
-    secret,
+    refused_while_secrets_unreadable,
     signed_json,
 )
 from inbox.mentions import MAX_NAME_LENGTH, MAX_URL_LENGTH, IncomingAuthor, IncomingMention, storable_json
@@ -54,6 +54,7 @@ INSTAGRAM_USERNAME = re.compile(r"^[A-Za-z0-9._]{1,30}$")
 @csrf_exempt
 @login_not_required
 @require_http_methods(["GET", "POST"])
+@refused_while_secrets_unreadable
 def webhook(request: HttpRequest, slug: str) -> HttpResponse:
     """Answer Meta's subscription handshake (GET) or store a signed delivery (POST) for one channel."""
     channel = Channel.objects.filter(slug=slug, is_active=True, kind__in=OBJECT_FOR_KIND).first()
@@ -72,8 +73,13 @@ def webhook(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _handshake(request: HttpRequest, channel: Channel) -> HttpResponse:
     mode, token, challenge = (request.GET.get(f"hub.{key}", "") for key in ("mode", "verify_token", "challenge"))
-    expected = secret(channel, "verify_token")
-    if mode == "subscribe" and challenge and expected and hmac.compare_digest(token.encode(), expected.encode()):
+    verify_token = channel.secret("verify_token")
+    if (
+        mode == "subscribe"
+        and challenge
+        and verify_token
+        and hmac.compare_digest(token.encode(), verify_token.encode())
+    ):
         return HttpResponse(challenge, content_type="text/plain")
     return error(403, "Verification failed: wrong hub.mode or hub.verify_token, or no verify_token is set.")
 

@@ -1,11 +1,12 @@
 """What the webhook connectors (Meta, X) share: reading ids, times and text out of untrusted events."""
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from inbox.mentions import (
     FUTURE_TOLERANCE,
@@ -15,7 +16,7 @@ from inbox.mentions import (
     clean_text,
     loads_untrusted,
 )
-from inbox.models import Channel
+from inbox.models import Channel, SecretsUnreadable
 from inbox.services import IngestResult
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def signed_json(
     The signature is checked on the raw bytes before anything is parsed.
     """
     body = request.body  # over 5 MB: Django answers 400
-    if not matches(body=body, header=request.headers.get(header, ""), secret=secret(channel, key_name)):
+    if not matches(body=body, header=request.headers.get(header, ""), secret=channel.secret(key_name)):
         logger.warning(
             "%s channel %s: refused a delivery with a missing or wrong signature", channel.kind, channel.slug
         )
@@ -92,7 +93,18 @@ def as_list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
-def secret(channel: Channel, name: str) -> str | None:
-    """One of the channel's secrets, or None when it is unset (or not text)."""
-    value = channel.secrets.get(name) if isinstance(channel.secrets, dict) else None
-    return value if isinstance(value, str) and value else None
+def refused_while_secrets_unreadable(view: Callable[[HttpRequest, str], HttpResponse]):
+    """The webhook view, answering 503 (and logging which channel) when its secrets cannot be decrypted.
+
+    Platforms deliver a refused webhook again later, so mentions wait for the key to be restored.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, slug: str) -> HttpResponse:
+        try:
+            return view(request, slug)
+        except SecretsUnreadable as problem:
+            logger.error("%s", problem)
+            return error(503, "The channel's secrets cannot be read on this server; deliver again later.")
+
+    return wrapper

@@ -1,6 +1,6 @@
 """X (Twitter) through the Account Activity API's webhooks: /webhooks/x/<channel slug>.
 
-The channel's `secrets["consumer_secret"]` (the app's API secret) answers X's CRC checks and proves
+The channel's secret `consumer_secret` (the app's API secret) answers X's CRC checks and proves
 each POST through the x-twitter-webhooks-signature header. Mentions are `tweet_create_events` (v1.1
 tweets, public, replying to `in_reply_to_status_id_str`) and `direct_message_events` of type
 "message_create" (private, their authors described in the payload's `users`). Tweets and messages of
@@ -35,7 +35,7 @@ from inbox.connectors.webhooks import (
     external_id,
     ingested,
     mention_text,
-    secret,
+    refused_while_secrets_unreadable,
     signed_json,
 )
 from inbox.mentions import MAX_FOLLOWERS, MAX_NAME_LENGTH, IncomingAuthor, IncomingMention, storable_json
@@ -52,12 +52,13 @@ CREATED_AT_FORMAT = "%a %b %d %H:%M:%S %z %Y"  # "Wed Oct 10 20:19:24 +0000 2018
 @csrf_exempt
 @login_not_required
 @require_http_methods(["GET", "POST"])
+@refused_while_secrets_unreadable
 def webhook(request: HttpRequest, slug: str) -> HttpResponse:
     """Answer X's CRC check (GET) or store a signed activity delivery (POST) for one channel."""
     channel = Channel.objects.filter(slug=slug, is_active=True, kind=Channel.Kind.X).first()
     if channel is None:
         return error(404, "No active X channel with that slug.")
-    consumer_secret = secret(channel, "consumer_secret")
+    consumer_secret = channel.secret("consumer_secret")
     if request.method == "GET":
         crc_token = request.GET.get("crc_token", "")
         # The answer is an HMAC under the same key as delivery signatures, so answering any string

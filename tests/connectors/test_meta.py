@@ -12,7 +12,7 @@ from django.test import Client
 from customers.models import Customer, Identity, Network
 from inbox.connectors.meta import mentions_from_delivery
 from inbox.models import Channel, Conversation, Message
-from tests.factories import make_channel
+from tests.factories import make_channel, with_secrets
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "meta"
 APP_SECRET = "8d3c1f6a2b9e4d7c0a5f3e8b1d6c9a2f"
@@ -42,9 +42,7 @@ def deliver(client, channel: Channel, body: bytes | dict, *, signature: str | No
 
 def meta_channel(slug: str, kind: str) -> Channel:
     channel = make_channel(slug, network=kind, kind=kind)
-    channel.secrets = {"app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN}
-    channel.save()
-    return channel
+    return with_secrets(channel, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN)
 
 
 @pytest.fixture
@@ -89,8 +87,7 @@ class TestHandshake:
         assert "error" in response.json()
 
     def test_a_channel_without_a_verify_token_refuses_every_handshake(self, client, facebook_page):
-        facebook_page.secrets = {"app_secret": APP_SECRET}
-        facebook_page.save()
+        with_secrets(facebook_page, app_secret=APP_SECRET)
 
         response = client.get(
             "/webhooks/meta/kestrel-facebook", {"hub.mode": "subscribe", "hub.verify_token": "", "hub.challenge": "1"}
@@ -234,8 +231,7 @@ class TestAuthenticity:
         assert response.status_code == 403
 
     def test_a_channel_without_an_app_secret_refuses_every_delivery(self, client, facebook_page):
-        facebook_page.secrets = {"verify_token": VERIFY_TOKEN}
-        facebook_page.save()
+        with_secrets(facebook_page, verify_token=VERIFY_TOKEN)
 
         response = deliver(client, facebook_page, fixture("page_posts"), signature=sign(fixture("page_posts"), ""))
 
@@ -273,8 +269,7 @@ class TestChannels:
 
     def test_a_channel_of_another_kind_is_404(self, client, db):
         x_account = make_channel("kestrel-x")
-        x_account.secrets = {"app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN}
-        x_account.save()
+        with_secrets(x_account, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN)
 
         assert deliver(client, x_account, fixture("page_posts")).status_code == 404
         assert nothing_stored()

@@ -13,7 +13,7 @@ from django.test import Client
 from customers.models import Customer, Network
 from inbox.connectors.x import mentions_from_activity
 from inbox.models import Channel, Conversation, Message
-from tests.factories import make_channel
+from tests.factories import make_channel, with_secrets
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "x"
 CONSUMER_SECRET = "Zr4kQ9mB2xT7vL1nC8pW3sY6hJ0dF5gA9eK2uN7oR4iM1tV8bX"
@@ -42,8 +42,7 @@ def deliver(client, channel: Channel, body: bytes | dict, *, signature: str | No
 @pytest.fixture
 def x_account(db):
     channel = make_channel("kestrel-x", network=Network.X, kind=Channel.Kind.X)
-    channel.secrets = {"consumer_secret": CONSUMER_SECRET}
-    channel.save()
+    with_secrets(channel, consumer_secret=CONSUMER_SECRET)
     return channel
 
 
@@ -74,8 +73,7 @@ class TestCrcCheck:
         assert "response_token" not in answer.json()
 
     def test_a_channel_without_a_consumer_secret_is_403(self, client, x_account):
-        x_account.secrets = {}
-        x_account.save()
+        with_secrets(x_account)
 
         response = client.get("/webhooks/x/kestrel-x", {"crc_token": "abc"})
 
@@ -187,8 +185,7 @@ class TestAuthenticity:
         assert deliver(client, x_account, body, signature=hex_signature).status_code == 403
 
     def test_a_channel_without_a_consumer_secret_refuses_every_delivery(self, client, x_account):
-        x_account.secrets = {"consumer_key": "abc"}
-        x_account.save()
+        with_secrets(x_account, consumer_key="abc")
 
         response = deliver(client, x_account, fixture("tweet_create_events"), signature=sign(b"", ""))
 
@@ -217,8 +214,7 @@ class TestChannels:
 
     def test_a_facebook_channel_is_404(self, client, db):
         page = make_channel("kestrel-facebook", network=Network.FACEBOOK, kind=Channel.Kind.FACEBOOK)
-        page.secrets = {"consumer_secret": CONSUMER_SECRET}
-        page.save()
+        with_secrets(page, consumer_secret=CONSUMER_SECRET)
 
         assert deliver(client, page, fixture("tweet_reply")).status_code == 404
 

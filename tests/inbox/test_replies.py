@@ -10,7 +10,7 @@ from django.core import mail
 from inbox import senders
 from inbox.models import Channel, Conversation, Event, Message
 from inbox.services import deliver, reply
-from tests.factories import make_channel, make_conversation
+from tests.factories import make_channel, make_conversation, with_secrets
 
 pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).resolve().parents[1] / "connectors" / "fixtures" / "replies"
@@ -30,8 +30,7 @@ def recorded(name: str, requests: list):
 
 def conversation_on(kind: str, network: str, *, private: bool = False, **secrets) -> Conversation:
     channel = make_channel(f"{kind}-main", network=network, kind=kind)
-    channel.secrets = secrets
-    channel.save()
+    with_secrets(channel, **secrets)
     conversation = make_conversation("service", channel=channel, text="No signal since Monday")
     Message.objects.filter(conversation=conversation).update(external_id="post-123", is_private=private)
     return conversation

@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from tests.connectors import test_meta, test_x
+from tests.factories import with_secrets
 from tests.inbox.test_api import MENTION, nothing_stored
 from tests.inbox.test_api import post as post_mention
 from tests.inbox.test_api import token as token
@@ -99,8 +100,7 @@ def test_a_signed_meta_delivery_nested_900_deep_is_answered_without_a_crash(db, 
 @pytest.mark.parametrize("shape", ["tweet", "arrays", "events"])
 def test_a_signed_x_delivery_nested_900_deep_is_answered_without_a_crash(db, shape):
     account = test_x.make_channel("kestrel-x", network="x", kind="x")
-    account.secrets = {"consumer_secret": test_x.CONSUMER_SECRET}
-    account.save()
+    with_secrets(account, consumer_secret=test_x.CONSUMER_SECRET)
     delivery = test_x.payload("tweet_create_events")
     delivery["tweet_create_events"][0]["extra"] = nested(900)
     body = {
