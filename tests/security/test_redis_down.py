@@ -8,6 +8,7 @@ import pytest
 from channels.layers import channel_layers
 from django.test import Client, override_settings
 
+from inbox import live
 from inbox.models import Message
 from socialcrm.celery import app as celery_app
 from tests.connectors import test_meta
@@ -71,7 +72,10 @@ def test_the_ingest_api_answers_503_with_retry_after_and_stores_nothing(token, r
     assert nothing_stored()
 
 
-def test_a_meta_delivery_that_was_stored_is_acknowledged_and_triaged_when_redis_is_back(db):
+def test_a_meta_delivery_that_was_stored_is_acknowledged_and_triaged_when_redis_is_back(
+    db, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Also the fault of a process dying between commit and enqueue: the task was never sent."""
     page = test_meta.meta_channel("kestrel-facebook", "facebook")
 
     with redis_unreachable():
@@ -81,9 +85,16 @@ def test_a_meta_delivery_that_was_stored_is_acknowledged_and_triaged_when_redis_
     stored = Message.objects.filter(channel=page)
     assert stored.count() == 2 and {m.triage_state for m in stored} == {Message.TriageState.QUEUED}
 
-    # Redis is back: the beat's sweep enqueues them and the worker (in-process here) triages them.
-    assert sweep_lost_messages(older_than_seconds=0) == 2
+    # Redis is back: the beat's sweep enqueues them and the worker (in-process here) triages them,
+    # and their rows go out live to the queue's stream.
+    sent = []
+    monkeypatch.setattr(live, "_send", lambda sends: sent.extend(sends) or True)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweep_lost_messages(older_than_seconds=0) == 2
     assert {m.triage_state for m in stored.all()} == {Message.TriageState.TRIAGED}
+    queues = {live.queue_group(m.conversation.queue_id) for m in stored.select_related("conversation")}
+    rows = [group for group, message in sent if 'data-live="row"' in message.get("html", "")]
+    assert queues <= set(rows)
 
 
 def test_signing_in_gives_a_clear_page_not_a_bare_500(db, redis_down):
