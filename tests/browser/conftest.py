@@ -24,8 +24,11 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one module of browser tests. Not for the session: Playwright's sync API keeps an
+    event loop running in this thread while it is open, and the socket and ASGI tests that pytest-django
+    runs after (with the other transactional tests) need this thread free of one."""
     if not os.path.exists(CHROMIUM):
         if os.environ.get("SOCIALCRM_REQUIRE_BROWSER"):
             pytest.fail("chromium is not installed: apt-get install chromium")

@@ -249,7 +249,7 @@ def test_a_frame_the_server_refuses_reconnects_once_then_stops_and_says_so(signe
     open_live(page, "/inbox/?queue=service")
 
     page.evaluate("window.sockets.at(-1).send(new Uint8Array([0, 1]))")  # closed with 4003
-    page.wait_for_function("window.sockets.length === 2 && window.sockets[1].readyState === WebSocket.OPEN")
+    wait_until(page, "window.sockets.length === 2 && window.sockets[1].readyState === WebSocket.OPEN")
     page.locator("#live-status", has_text="Live").wait_for()
     page.evaluate("window.sockets.at(-1).send('not json')")  # closed with 4007, again within minutes
     page.locator("#live-status", has_text="Live stopped").wait_for()
