@@ -7,7 +7,6 @@ of CloseCode, and nothing the browser sends is ever used to pick a method or a g
 """
 
 import asyncio
-import json
 import logging
 import time
 from collections import deque
@@ -20,6 +19,7 @@ from django.contrib.auth import HASH_SESSION_KEY
 from django.utils.crypto import constant_time_compare
 
 from inbox import live, presence
+from inbox.mentions import UnreadableJSON, loads_untrusted
 from socialcrm.db import parse_id
 
 MAX_FRAME = 2048  # characters; a presence message is under 100
@@ -88,8 +88,8 @@ class InboxConsumer(AsyncWebsocketConsumer):
         if text_data is None or len(text_data) > MAX_FRAME:
             return await self._refuse(CloseCode.TOO_BIG)
         try:
-            message = json.loads(text_data)
-        except ValueError:
+            message = loads_untrusted(text_data)
+        except UnreadableJSON:
             return await self._refuse(CloseCode.INVALID_MESSAGE)
         kind = message.get("type") if isinstance(message, dict) else None
         if kind not in presence.ACTIVITIES:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.deprecation import MiddlewareMixin
 from django_htmx.http import HttpResponseClientRedirect
 
+from socialcrm.errors import is_machine_door
 from socialcrm.roles import is_supervisor
 
 
@@ -58,7 +59,7 @@ class SecondFactorRequiredMiddleware(MiddlewareMixin):
         if request.path.startswith(_OPEN_WITHOUT_SECOND_FACTOR) or not needs_second_factor(request.user):
             return None
         enrol = reverse("mfa_activate_totp")
-        if request.path.startswith(("/api/", "/webhooks/")):
+        if is_machine_door(request):
             return JsonResponse({"error": "Set up two-factor authentication first, at " + enrol}, status=403)
         if getattr(request, "htmx", False):
             return HttpResponseClientRedirect(enrol)

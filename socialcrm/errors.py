@@ -37,9 +37,14 @@ def bad_request_response(request, reason: str = GENERIC_REASON, *, status: int =
     return render(request, "400.html", {"reason": reason}, status=status)
 
 
+def is_machine_door(request) -> bool:
+    """The JSON API and the networks' webhooks: answered in JSON, never with a page or a redirect."""
+    return request.path.startswith(("/api/", "/webhooks/"))
+
+
 def unavailable_response(request) -> HttpResponse:
     """503 with Retry-After: JSON for the APIs and webhooks (nothing was stored), a page for people."""
-    if request.path.startswith(("/api/", "/webhooks/")):
+    if is_machine_door(request):
         response = JsonResponse(
             {"error": "Temporarily unavailable: nothing was stored. Send it again shortly."}, status=503
         )

@@ -200,11 +200,12 @@ def server_log(daphne):
     [
         (b"\x00\x01", 4003),
         ("not json", 4007),
+        ("[" * 2000, 4007),  # under the size limit, but deeper than json.loads can recurse
         ("x" * 100_000, 4009),
         (json.dumps({"type": "viewing", "conversation": "1; DROP"}), 4007),
         (json.dumps({"type": "live.close"}), 4400),
     ],
-    ids=["binary", "not-json", "oversize", "bad-id", "unknown-type"],
+    ids=["binary", "not-json", "deeply-nested", "oversize", "bad-id", "unknown-type"],
 )
 def test_bad_frame_closes_with_an_application_code_and_one_log_line(daphne, server_log, session, frame, code):
     assert close_code_for(daphne, [frame, frame], session) == code
