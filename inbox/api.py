@@ -72,11 +72,12 @@ def _read_json(request):
 @require_POST
 def ingest_mentions(request, slug: str):
     """Store one mention or a batch of up to 1,000, all or nothing. See the OpenAPI schema."""
-    channel = Channel.objects.filter(slug=slug, is_active=True).first()
-    if channel is None:
-        return error(404, "No active channel with that slug.")
-    if not token_matches(channel, bearer_token(request)):
+    # An unknown slug is answered like a wrong token, so the API does not tell which channels exist.
+    channel = Channel.objects.filter(slug=slug).first()
+    if channel is None or not token_matches(channel, bearer_token(request)):
         return unauthorised("Missing or wrong token: send 'Authorization: Bearer <channel token>'.")
+    if not channel.is_active:
+        return error(403, "This channel is deactivated: nothing was stored. An admin can reactivate it.")
     data, problem = read_json(request)
     if problem is not None:
         return problem
@@ -137,13 +138,15 @@ def message_detail(request, message_id: int):
         .filter(pk=message_id)
         .first()
     )
-    if message is None or not _may_read(request, message):
+    token = bearer_token(request)
+    if token is None and not request.user.is_authenticated:
+        return unauthorised("Send 'Authorization: Bearer <channel token>', or sign in.")
+    if message is None or not _may_read(request, token, message):
         return error(404, "No such message.")
     return JsonResponse(message_json(message))
 
 
-def _may_read(request, message: Message) -> bool:
-    token = bearer_token(request)
+def _may_read(request, token: str | None, message: Message) -> bool:
     if token is not None:
         # A deactivated channel's token reads nothing either (deactivating is how a leak is cut off).
         return message.channel.is_active and token_matches(message.channel, token)

@@ -1,6 +1,14 @@
 """The OpenAPI 3.1 description of the JSON API, served at /api/v1/openapi.json."""
 
-from inbox.mentions import MAX_ID_LENGTH, MAX_TEXT_LENGTH, MAX_URL_LENGTH
+from customers.models import Network, Tier
+from inbox.mentions import (
+    MAX_FOLLOWERS,
+    MAX_ID_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_PROFILE_URL_LENGTH,
+    MAX_TEXT_LENGTH,
+    MAX_URL_LENGTH,
+)
 
 
 def _error(description: str) -> dict:
@@ -10,46 +18,73 @@ def _error(description: str) -> dict:
     }
 
 
+def _optional(schema: dict, *, or_empty: bool = False) -> dict:
+    """A field that may be left out or sent as null (or, with `or_empty`, as ""), which all mean the same."""
+    if or_empty:
+        return {"anyOf": [schema, {"const": ""}, {"type": "null"}]}
+    return {**schema, "type": [schema["type"], "null"]} if "type" in schema else {"anyOf": [schema, {"type": "null"}]}
+
+
+# What the parser refuses, said as patterns: a NUL anywhere; an id that is only whitespace (str.isspace's).
+_WHITESPACE = "".join(f"\\u{code:04x}" for code in range(0x10000) if chr(code).isspace())
+_NO_NUL = "^[^\\u0000]*$"
+_NOT_BLANK = f"^[^\\u0000]*[^\\u0000{_WHITESPACE}][^\\u0000]*$"
+
+
+def _text(max_length: int, **more) -> dict:
+    return {"type": "string", "maxLength": max_length, "pattern": _NO_NUL, **more}
+
+
+_HTTP_URL = {"type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}
+
 MENTION = {
     "type": "object",
     "required": ["external_id", "text", "author"],
     "properties": {
         "external_id": {
             "type": "string",
-            "minLength": 1,
             "maxLength": MAX_ID_LENGTH,
+            "pattern": _NOT_BLANK,
             "description": "The network's id; a mention delivered again with the same id is a duplicate.",
         },
-        "text": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_LENGTH, "description": "Stored as text."},
+        "text": _text(MAX_TEXT_LENGTH, minLength=1, description="Stored as text."),
         "author": {
             "type": "object",
             "required": ["external_id"],
             "properties": {
-                "external_id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
-                "handle": {"type": "string", "maxLength": 255},
-                "name": {"type": "string", "maxLength": 255},
-                "followers": {"type": "integer", "minimum": 0},
-                "verified": {"type": "boolean"},
-                "email": {"type": "string", "format": "email"},
-                "profile_url": {"type": "string", "format": "uri", "maxLength": MAX_URL_LENGTH},
+                "external_id": _text(MAX_ID_LENGTH, minLength=1),
+                "handle": _optional(_text(MAX_NAME_LENGTH)),
+                "name": _optional(_text(MAX_NAME_LENGTH)),
+                "followers": _optional({"type": "integer", "minimum": 0, "maximum": MAX_FOLLOWERS}),
+                "verified": _optional({"type": "boolean"}),
+                "email": _optional({"type": "string", "format": "email", "maxLength": 254}, or_empty=True),
+                "profile_url": _optional({**_HTTP_URL, "maxLength": MAX_PROFILE_URL_LENGTH}, or_empty=True),
             },
         },
-        "url": {"type": "string", "format": "uri", "maxLength": MAX_URL_LENGTH, "description": "http(s) only."},
-        "posted_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "ISO 8601; without an offset it is UTC; absent means now; "
-            "more than an hour ahead is refused.",
-        },
-        "in_reply_to": {
-            "type": "string",
-            "maxLength": MAX_ID_LENGTH,
-            "description": "The external id of the mention this replies to. An unknown id is kept but does not thread.",
-        },
-        "private": {"type": "boolean", "default": False, "description": "A direct message rather than a public post."},
+        "url": _optional({**_HTTP_URL, "maxLength": MAX_URL_LENGTH, "description": "http(s) only."}, or_empty=True),
+        "posted_at": _optional(
+            {
+                "type": "string",
+                "format": "date-time",
+                "description": "ISO 8601; without an offset it is UTC; absent means now; "
+                "before 1990 or more than an hour ahead is refused.",
+            },
+            or_empty=True,
+        ),
+        "in_reply_to": _optional(
+            _text(
+                MAX_ID_LENGTH,
+                description="The external id of the mention this replies to. An unknown id is kept but does not "
+                "thread.",
+            )
+        ),
+        "private": _optional(
+            {"type": "boolean", "default": False, "description": "A direct message rather than a public post."}
+        ),
     },
-    "description": "Strings must not contain NUL characters or unpaired surrogates. Unknown fields are kept "
-    "in the stored raw payload and otherwise ignored.",
+    "description": "Strings must not contain NUL characters or unpaired surrogates. An optional field sent as "
+    "null or an empty string is as if it were left out. Unknown fields are kept in the stored raw payload and "
+    "otherwise ignored.",
 }
 
 OPENAPI = {
@@ -138,7 +173,14 @@ OPENAPI = {
             "post": {
                 "summary": "Ingest one mention or a batch of 1 to 1,000 (all or nothing)",
                 "security": [{"channelToken": []}],
-                "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "parameters": [
+                    {
+                        "name": "slug",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$", "maxLength": 50},
+                    }
+                ],
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -169,8 +211,9 @@ OPENAPI = {
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}},
                     },
                     "400": _error("Malformed JSON or invalid mentions; nothing was stored."),
-                    "401": _error("Missing or wrong token."),
-                    "404": _error("No active channel with that slug."),
+                    "401": _error("Missing or wrong token, or no channel with that slug (the two look alike)."),
+                    "403": _error("The channel is deactivated; nothing was stored."),
+                    "404": _error("No such route: the slug has characters no slug has."),
                     "413": _error("The body is over 5 MB."),
                     "415": _error("The body is not JSON."),
                     "429": {
@@ -190,6 +233,7 @@ OPENAPI = {
                         "description": "The message.",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Message"}}},
                     },
+                    "401": _error("Neither a channel token nor a session."),
                     "404": _error("No such message, or not yours to see."),
                 },
             }
@@ -255,17 +299,20 @@ OPENAPI["components"]["schemas"]["PreviewItem"] = {
             "maxLength": 10_000,
             "description": "May be empty. All of a request's texts together: at most 250,000 characters.",
         },
-        "network": {"type": "string"},
-        "private": {"type": "boolean", "default": False},
-        "author": {
-            "type": "object",
-            "properties": {
-                "followers": {"type": "integer", "minimum": 0},
-                "verified": {"type": "boolean"},
-                "tier": {"enum": ["standard", "plus", "premium", "vip"]},
-            },
-        },
+        "network": _optional({"enum": [*Network.values, ""]}),
+        "private": _optional({"type": "boolean", "default": False}),
+        "author": _optional(
+            {
+                "type": "object",
+                "properties": {
+                    "followers": _optional({"type": "integer", "minimum": 0, "maximum": MAX_FOLLOWERS}),
+                    "verified": _optional({"type": "boolean"}),
+                    "tier": _optional({"enum": [*Tier.values, ""]}),
+                },
+            }
+        ),
     },
+    "description": "An optional field sent as null is as if it were left out.",
 }
 OPENAPI["components"]["schemas"]["Decision"] = {
     "type": "object",

@@ -60,6 +60,39 @@ def unavailable_response(request) -> HttpResponse:
     return response
 
 
+class MachineDoorErrorsMiddleware(MiddlewareMixin):
+    """At the API and the webhooks every refusal is JSON, whichever part of Django answered it.
+
+    Our views answer in JSON already; this covers what Django itself answers before or instead of a view
+    (no route matched: 404; the wrong method: 405; a body over the upload limit: 400; CSRF: 403), which
+    would otherwise be an HTML page a client cannot read. The status and headers (Allow, Retry-After,
+    WWW-Authenticate) are kept; only the body becomes {"error": "..."}. Outermost but for security
+    headers, so a refusal from any other middleware passes through it too.
+    """
+
+    def process_response(self, request, response):
+        if response.status_code < 400 or not is_machine_door(request) or _is_json(response):
+            return response
+        message = _MACHINE_DOOR_ERRORS.get(response.status_code, response.reason_phrase)
+        json_response = JsonResponse({"error": message}, status=response.status_code)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                json_response[header] = response[header]
+        return json_response
+
+
+_MACHINE_DOOR_ERRORS = {
+    400: "The request could not be understood.",
+    403: "Forbidden.",
+    404: "No such API route: see /api/v1/openapi.json for the ones there are.",
+    405: "This route does not take that method (the Allow header lists the ones it takes).",
+}
+
+
+def _is_json(response) -> bool:
+    return response.get("Content-Type", "").startswith("application/json")
+
+
 def _wants_html(request) -> bool:
     accept = request.headers.get("Accept", "")
     return not accept or "text/html" in accept or "*/*" in accept

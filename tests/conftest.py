@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from socialcrm.celery import app as celery_app
@@ -39,3 +41,67 @@ def manager(db):
 def agent_client(client, agent_in_service_queue):
     client.force_login(agent_in_service_queue)
     return client
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """Daphne serving the app (WebSockets included) on the test database, in a process of its own.
+
+    It needs PostgreSQL and Redis: the test's own process publishes events (a colleague's action)
+    that the server's sockets must receive, through the Redis channel layer. CI runs it.
+    """
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
+        pytest.skip("the live browser test needs PostgreSQL and Redis (CI runs it)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    db = settings.DATABASES["default"]
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    root = Path(__file__).resolve().parents[1]
+    server = subprocess.Popen(  # noqa: S603 - our own app under Daphne
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "socialcrm.asgi:application"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "test-results" / "daphne.log").open("w") if (root / "test-results").is_dir() else None,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.2)
+    else:
+        server.kill()
+        pytest.fail("daphne did not start (its log: test-results/daphne.log)")
+    # A worker triages what arrives, and triage publishes the row. It loads the models from the
+    # database, which earlier tests may have emptied: the seed versions go back first.
+    from triage.learning import ensure_seed_versions
+
+    ensure_seed_versions()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "socialcrm", "worker", "--pool", "solo", "--loglevel", "INFO"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "test-results" / "worker.log").open("w") if (root / "test-results").is_dir() else None,
+    )
+    yield f"http://127.0.0.1:{port}"
+    for process in (server, worker):
+        process.terminate()
+    for process in (server, worker):
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # a shutdown that hangs is a bug to see, but not to leave running
+            process.kill()
+            raise

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from customers.models import Network, Tier
 from inbox.api import error, read_json, unauthorised
 from inbox.channels import bearer_token, take_from_allowance
+from inbox.mentions import MentionErrors, parse_bool, parse_choice, parse_followers
 from socialcrm.models import ApiToken
 from socialcrm.roles import is_supervisor
 from triage.models import Priority
@@ -24,10 +25,6 @@ MAX_TEXT_CHARS = 10_000  # as much as one mention may hold
 # hold the web process (4.6 MB took 16 s).
 MAX_TOTAL_CHARS = 250_000
 REQUESTS_PER_MINUTE = 30  # per token or user; a 1,000-item request costs about a third of a CPU second
-
-
-class _Invalid(ValueError):
-    pass
 
 
 @csrf_exempt  # a token client has no cookie to forge; session callers are checked for CSRF below
@@ -89,8 +86,8 @@ def _admit(request) -> list[Item] | JsonResponse:
     for index, raw in enumerate(data["items"]):
         try:
             items.append(_item(raw))
-        except _Invalid as invalid:
-            errors[str(index)] = str(invalid)
+        except MentionErrors as invalid:
+            errors[str(index)] = invalid.errors
     if errors:
         return error(400, "Fix the items listed in 'errors' (by index).", errors=errors)
     if (total := sum(len(item.text) for item in items)) > MAX_TOTAL_CHARS:
@@ -99,38 +96,33 @@ def _admit(request) -> list[Item] | JsonResponse:
 
 
 def _item(raw) -> Item:
+    """One preview item, read as the ingest API reads a mention: each problem is named by its field."""
     if not isinstance(raw, dict):
-        raise _Invalid("Each item must be an object with a 'text'.")
+        raise MentionErrors({"": "Each item must be an object with a 'text'."})
+    errors: dict[str, str] = {}
     text = raw.get("text")
     if not isinstance(text, str):
-        raise _Invalid("'text' must be a string (it may be empty).")
-    if len(text) > MAX_TEXT_CHARS:
-        raise _Invalid(f"'text' is over {MAX_TEXT_CHARS:,} characters.")
-    network = raw.get("network") or ""
-    if not isinstance(network, str) or (network and network not in Network.values):
-        raise _Invalid(f"'network' must be one of {', '.join(Network.values)}.")
-    private = raw.get("private", False)
-    if not isinstance(private, bool):
-        raise _Invalid("'private' must be true or false.")
-    author = raw.get("author") or {}
-    if not isinstance(author, dict):
-        raise _Invalid("'author' must be an object.")
-    followers = author.get("followers", 0)
-    if followers is None:
-        followers = 0
-    if isinstance(followers, bool) or not isinstance(followers, int) or not 0 <= followers <= 10**12:
-        raise _Invalid("'author.followers' must be a whole number from 0.")
-    verified = author.get("verified", False)
-    if not isinstance(verified, bool):
-        raise _Invalid("'author.verified' must be true or false.")
-    tier = author.get("tier") or ""
-    if not isinstance(tier, str) or (tier and tier not in Tier.values):
-        raise _Invalid(f"'author.tier' must be one of {', '.join(Tier.values)}.")
+        errors["text"] = "Must be a string (it may be empty)."
+    elif len(text) > MAX_TEXT_CHARS:
+        errors["text"] = f"At most {MAX_TEXT_CHARS:,} characters (got {len(text):,})."
+    network = parse_choice(raw.get("network"), "network", errors, choices=Network.values)
+    private = parse_bool(raw.get("private"), "private", errors, default=False)
+    author = raw.get("author")
+    if author is None:
+        author = {}
+    elif not isinstance(author, dict):
+        errors["author"] = "Must be an object."
+        author = {}
+    followers = parse_followers(author.get("followers"), "author.followers", errors)
+    verified = parse_bool(author.get("verified"), "author.verified", errors, default=False)
+    tier = parse_choice(author.get("tier"), "author.tier", errors, choices=Tier.values)
+    if errors:
+        raise MentionErrors(errors)
     return Item(
         text=text,
         network=network,
         is_private=private,
-        author=Author(followers=followers, verified=verified, tier=tier),
+        author=Author(followers=followers or 0, verified=verified, tier=tier),
     )
 
 

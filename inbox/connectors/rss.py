@@ -14,7 +14,7 @@ import feedparser
 from django.utils import timezone
 
 from inbox.connectors.polling import PollResult, html_to_text, ingest_each_if_need_be, record_poll
-from inbox.mentions import FUTURE_TOLERANCE, IncomingAuthor, IncomingMention, network_text
+from inbox.mentions import FUTURE_TOLERANCE, IncomingAuthor, IncomingMention, is_http_url, network_text
 from inbox.models import Channel
 from socialcrm.fetch import Fetcher, FetchFailed, FetchRefused, ResponseTooBig, ResponseTooSlow, TooManyRedirects
 
@@ -111,9 +111,9 @@ def entries_to_mentions(entries: list, *, source: str) -> list[IncomingMention]:
                 author=IncomingAuthor(
                     external_id=f"{source}/{author_name}"[:255],
                     name=author_name,
-                    profile_url=profile if _is_http(profile) and len(profile) <= 500 else "",
+                    profile_url=profile if is_http_url(profile) and len(profile) <= 500 else "",
                 ),
-                url=link[:1000] if _is_http(link) else "",
+                url=link[:1000] if is_http_url(link) else "",
                 posted_at=_entry_time(entry, now=now),
                 raw=_raw(entry),
             )
@@ -129,10 +129,6 @@ def _entry_time(entry, *, now: datetime) -> datetime | None:
         return None
     moment = datetime.fromtimestamp(timegm(parsed), tz=UTC)
     return min(moment, now) if moment > now + FUTURE_TOLERANCE else moment
-
-
-def _is_http(url: str) -> bool:
-    return isinstance(url, str) and urlsplit(url).scheme in {"http", "https"}
 
 
 def _raw(entry) -> dict:

@@ -1,10 +1,9 @@
 """Template helpers for showing customer-supplied content safely."""
 
-from urllib.parse import urlsplit
-
 from django import template
 from django.utils import timezone
 
+from inbox.mentions import is_http_url
 from inbox.models import NEVER_DUE
 
 register = template.Library()
@@ -13,13 +12,7 @@ register = template.Library()
 @register.filter
 def safe_url(value: str) -> str:
     """The URL if it is http(s), else an empty string: no javascript:, data: or other schemes."""
-    if not value:
-        return ""
-    try:
-        scheme = urlsplit(str(value).strip()).scheme.lower()
-    except ValueError:
-        return ""
-    return value if scheme in {"http", "https"} else ""
+    return value if is_http_url(value) else ""
 
 
 @register.filter

@@ -103,6 +103,11 @@ def test_the_same_external_id_twice_in_a_batch_is_stored_once(client, token):
         ({**MENTION, "posted_at": "2999-01-01T00:00:00Z"}, "posted_at", "future"),
         ({**MENTION, "url": "javascript:alert(1)"}, "url", "http(s)"),
         ({**MENTION, "private": "no"}, "private", "true or false"),
+        ({**MENTION, "private": 0}, "private", "true or false"),
+        ({**MENTION, "author": {"external_id": "u1", "followers": 12.5}}, "author.followers", "whole number"),
+        ({**MENTION, "author": {"external_id": "u1", "followers": True}}, "author.followers", "whole number"),
+        ({**MENTION, "url": "https:///no-host"}, "url", "http(s)"),
+        ({**MENTION, "url": "https://x.example/a b"}, "url", "http(s)"),
     ],
 )
 def test_an_invalid_mention_is_refused_with_the_field_and_nothing_is_stored(client, token, mention, field, message):
@@ -113,6 +118,27 @@ def test_an_invalid_mention_is_refused_with_the_field_and_nothing_is_stored(clie
     assert list(errors) == ["1"]  # keyed by the item's index; the valid one is not listed
     assert message in errors["1"][field]
     assert nothing_stored()
+
+
+def test_optional_fields_sent_as_null_or_empty_are_as_if_left_out(client, token):
+    nulls = {"url": None, "posted_at": "", "in_reply_to": None, "private": None}
+    author = {"external_id": "u1", "handle": None, "name": None, "followers": None, "verified": None, "email": ""}
+
+    response = post(client, {**MENTION, **nulls, "author": {**author, "profile_url": None}}, token=token)
+
+    assert response.status_code == 202
+    message = Message.objects.get()
+    assert message.url == "" and not message.is_private and message.in_reply_to_external_id == ""
+
+
+def test_a_whole_number_written_as_a_float_and_an_intranet_url_are_taken(client, token):
+    author = {"external_id": "u1", "followers": 1200.0, "profile_url": "https://intranet/people/u1"}
+
+    assert (
+        post(client, {**MENTION, "author": author, "url": "https://forum.example.shop/t/1"}, token=token).status_code
+        == 202
+    )
+    assert Message.objects.get().author.followers == 1200
 
 
 def test_a_lone_surrogate_is_refused(client, token):
@@ -174,8 +200,22 @@ def test_another_channels_token_is_401(client, token):
     assert post(client, MENTION, token=other).status_code == 401
 
 
-def test_an_unknown_channel_is_404(client, token):
-    assert post(client, MENTION, token=token, slug="nope").status_code == 404
+def test_an_unknown_channel_looks_like_a_wrong_token_so_slugs_cannot_be_probed(client, token):
+    unknown = post(client, MENTION, token=token, slug="nope")
+    wrong = post(client, MENTION, token="scrm_a_wrong", slug="hook")
+
+    assert unknown.status_code == wrong.status_code == 401
+    assert unknown.json() == wrong.json()
+
+
+def test_a_deactivated_channels_token_is_told_so_and_nothing_is_stored(client, token):
+    Channel.objects.filter(slug="hook").update(is_active=False)
+
+    response = post(client, MENTION, token=token)
+
+    assert response.status_code == 403
+    assert "deactivated" in response.json()["error"]
+    assert nothing_stored()
 
 
 def test_a_body_that_is_not_json_is_415(client, token):
@@ -241,8 +281,11 @@ class TestReadingAMessage:
         response = client.get(f"/api/v1/messages/{message_id}", headers={"Authorization": f"Bearer {other}"})
         assert response.status_code == 404
 
-    def test_anonymous_gets_404(self, client, message_id):
-        assert client.get(f"/api/v1/messages/{message_id}").status_code == 404
+    def test_anonymous_gets_401_whether_or_not_the_message_exists(self, client, message_id):
+        for url in (f"/api/v1/messages/{message_id}", "/api/v1/messages/999999"):
+            response = client.get(url)
+            assert response.status_code == 401
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
     def test_a_manager_reads_it_and_an_agent_outside_its_queue_does_not(self, client, message_id):
         Conversation.objects.update(queue_id=None)
@@ -258,7 +301,7 @@ def test_the_openapi_schema_describes_the_contract(client, db):
     schema = client.get("/api/v1/openapi.json").json()
 
     post_op = schema["paths"]["/api/v1/channels/{slug}/mentions"]["post"]
-    assert set(post_op["responses"]) == {"202", "400", "401", "404", "413", "415", "429"}
+    assert set(post_op["responses"]) == {"202", "400", "401", "403", "404", "413", "415", "429"}
     assert schema["components"]["schemas"]["Mention"]["required"] == ["external_id", "text", "author"]
 
 

@@ -112,7 +112,31 @@ def test_bad_requests_get_a_clear_400(client, token, body, message):
 def test_errors_say_which_item_is_wrong(client, token):
     response = post(client, {"items": [{"text": "fine"}, {"text": "hi", "author": {"followers": -5}}]}, token)
 
-    assert response.json()["errors"] == {"1": "'author.followers' must be a whole number from 0."}
+    assert response.json()["errors"] == {"1": {"author.followers": "Must be a whole number from 0 up."}}
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ({"text": "hi", "author": {"tier": 0}}, "author.tier"),
+        ({"text": "hi", "author": {"tier": []}}, "author.tier"),
+        ({"text": "hi", "network": False}, "network"),
+        ({"text": "hi", "private": 0}, "private"),
+        ({"text": "hi", "author": {"verified": "yes"}}, "author.verified"),
+        ({"text": "hi", "author": []}, "author"),
+    ],
+)
+def test_a_wrong_type_is_refused_even_when_it_is_falsy(client, token, item, field):
+    response = post(client, {"items": [item]}, token)
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]["0"]) == [field]
+
+
+def test_null_is_as_if_the_field_were_left_out(client, token):
+    item = {"text": "hi", "network": None, "private": None, "author": {"tier": None, "followers": None}}
+
+    assert post(client, {"items": [item, {"text": "hi", "author": None}]}, token).status_code == 200
 
 
 def test_without_credentials_or_with_a_wrong_or_revoked_token_it_is_401(client, token):
