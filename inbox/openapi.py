@@ -296,7 +296,7 @@ OPENAPI["components"]["schemas"]["PreviewItem"] = {
     "properties": {
         "text": {
             "type": "string",
-            "maxLength": 10_000,
+            "maxLength": MAX_TEXT_LENGTH,
             "description": "May be empty. All of a request's texts together: at most 250,000 characters.",
         },
         "network": _optional({"enum": [*Network.values, ""]}),

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 
 from inbox.mentions import single_line
-from inbox.models import Channel, Message, SecretsUnreadable
+from inbox.models import Channel, Conversation, Message, SecretsUnreadable
 
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 GRAPH_URL = "https://graph.facebook.com/v21.0"
@@ -27,7 +27,7 @@ X_URL = "https://api.x.com/2"
 # What each network accepts in one reply (characters); the reply box counts down from it.
 LENGTH_LIMITS = {"x": 280, "instagram": 2200, "facebook": 8000, "email": 100_000}
 DEFAULT_LENGTH_LIMIT = 10_000
-SUBJECT_MAX_LENGTH = 255  # as long as a conversation's subject is stored
+SUBJECT_MAX_LENGTH = Conversation._meta.get_field("subject").max_length
 
 
 class SendError(Exception):

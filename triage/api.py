@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from customers.models import Network, Tier
 from inbox.api import error, read_json, unauthorised
 from inbox.channels import bearer_token, take_from_allowance
-from inbox.mentions import MentionErrors, parse_bool, parse_choice, parse_followers
+from inbox.mentions import MAX_TEXT_LENGTH, MentionErrors, parse_bool, parse_choice, parse_followers
 from socialcrm.models import ApiToken
 from socialcrm.roles import is_supervisor
 from triage.models import Priority
@@ -20,7 +20,6 @@ from triage.pipeline import Item, decide
 from triage.signals import Author
 
 MAX_ITEMS = 1000
-MAX_TEXT_CHARS = 10_000  # as much as one mention may hold
 # A request's texts together: about a second of triage on one core. More was a way for one caller to
 # hold the web process (4.6 MB took 16 s).
 MAX_TOTAL_CHARS = 250_000
@@ -103,8 +102,8 @@ def _item(raw) -> Item:
     text = raw.get("text")
     if not isinstance(text, str):
         errors["text"] = "Must be a string (it may be empty)."
-    elif len(text) > MAX_TEXT_CHARS:
-        errors["text"] = f"At most {MAX_TEXT_CHARS:,} characters (got {len(text):,})."
+    elif len(text) > MAX_TEXT_LENGTH:
+        errors["text"] = f"At most {MAX_TEXT_LENGTH:,} characters (got {len(text):,})."
     network = parse_choice(raw.get("network"), "network", errors, choices=Network.values)
     private = parse_bool(raw.get("private"), "private", errors, default=False)
     author = raw.get("author")
