@@ -28,6 +28,18 @@ def empty_cache():
 
 
 @pytest.fixture
+def one_minute(monkeypatch):
+    """Per-minute allowances counted within one minute: a test that crossed a minute's end would
+    start a new allowance halfway and not see its limit reached."""
+    import types
+
+    import inbox.channels
+
+    middle_of_a_minute = 1_800_000_030.0
+    monkeypatch.setattr(inbox.channels, "time", types.SimpleNamespace(time=lambda: middle_of_a_minute))
+
+
+@pytest.fixture
 def agent_in_service_queue(db):
     return make_user("sam", role="agent", queues=("service",))
 

@@ -232,7 +232,7 @@ def test_a_body_over_5_mb_is_413(client, token):
     assert nothing_stored()
 
 
-def test_over_the_rate_limit_is_429_with_retry_after(client, token):
+def test_over_the_rate_limit_is_429_with_retry_after(client, token, one_minute):
     Channel.objects.filter(slug="hook").update(rate_limit_per_minute=3)
     post(client, {"mentions": [{**MENTION, "external_id": str(n)} for n in range(3)]}, token=token)
 

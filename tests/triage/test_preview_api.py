@@ -187,7 +187,7 @@ def test_the_schema_describes_the_preview(client):
     assert set(schema["components"]["schemas"]["Decision"]["properties"]) >= KEYS
 
 
-def test_each_caller_gets_a_limited_number_of_previews_a_minute(client, token):
+def test_each_caller_gets_a_limited_number_of_previews_a_minute(client, token, one_minute):
     from triage.api import REQUESTS_PER_MINUTE
 
     for _ in range(REQUESTS_PER_MINUTE):
