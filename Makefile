@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 
-.PHONY: run test install install-test lint format migrate demo clean bench-ingest bench-nothing-lost bench-triage bench-inbox bench-live
+.PHONY: run test install install-test lint format migrate demo clean bench-ingest bench-nothing-lost bench-triage bench-inbox bench-live bench-worker-sigterm
 
 run: install migrate demo ## Serve the app with the demo data (Ctrl-C stops everything)
 	$(PY) manage.py serve --demo-stream 0.2
@@ -59,6 +59,9 @@ bench-inbox: install-test ## Inbox list, conversation and customer pages: server
 
 bench-live: install-test ## Live events: 202 -> row fragment on 100 agent sockets at 50 mentions/s, and a bare websockets floor
 	$(PY) tests/bench/live.py
+
+bench-worker-sigterm: install-test ## SIGTERM / SIGTERM twice / SIGQUIT to the worker mid-batch; every mention triaged once
+	$(PY) tests/bench/worker_sigterm.py
 
 lint: install-test
 	$(PY) -m ruff check .
