@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 
-.PHONY: run test install install-test lint format migrate demo clean bench-ingest bench-nothing-lost bench-triage bench-inbox bench-live bench-worker-sigterm
+.PHONY: run test install install-test lint format migrate demo clean bench-ingest bench-nothing-lost bench-triage bench-inbox bench-live bench-worker-sigterm bench-postgres-restart
 
 run: install migrate demo ## Serve the app with the demo data (Ctrl-C stops everything)
 	$(PY) manage.py serve --demo-stream 0.2
@@ -62,6 +62,9 @@ bench-live: install-test ## Live events: 202 -> row fragment on 100 agent socket
 
 bench-worker-sigterm: install-test ## SIGTERM / SIGTERM twice / SIGQUIT to the worker mid-batch; every mention triaged once
 	$(PY) tests/bench/worker_sigterm.py
+
+bench-postgres-restart: install-test ## Restart a PostgreSQL of its own (fast, immediate) mid-ingest; clean 503s, each mention stored once
+	$(PY) tests/bench/postgres_restart.py
 
 lint: install-test
 	$(PY) -m ruff check .

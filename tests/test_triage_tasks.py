@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from inbox.models import Message
@@ -49,3 +50,23 @@ def test_a_task_takes_up_other_waiting_messages_oldest_first_up_to_its_limit():
     states = dict(Message.objects.values_list("pk", "triage_state"))
     assert states[named.pk] == states[others[0].pk] == states[others[1].pk] == Message.TriageState.TRIAGED
     assert states[others[2].pk] == Message.TriageState.QUEUED
+
+
+@pytest.mark.django_db
+def test_a_task_that_loses_the_database_is_tried_again_and_triages_its_messages():
+    message = make_conversation().messages.get()
+    failures = []
+
+    def database_restarting(execute, sql, params, many, context):
+        if not failures:
+            failures.append(sql)
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    # In-process, as a worker runs it: a failure is caught and the retry runs at once (no countdown).
+    with connection.execute_wrapper(database_restarting):
+        assert triage_messages.apply(args=[[message.pk]], throw=False).get() == 1
+
+    assert failures  # the first attempt did fail
+    assert Message.objects.get(pk=message.pk).triage_state == Message.TriageState.TRIAGED
+    assert TriageDecision.objects.filter(message=message).count() == 1

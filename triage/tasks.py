@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.core.cache import cache
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 # A message still untriaged this long after it arrived lost its task (a worker died, Redis restarted).
@@ -12,7 +13,17 @@ LOST_AFTER = timedelta(minutes=2)
 SWEEP_BATCH = 1000
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    # The database restarting or failing over: try again after about 1, 2, 4 ... 30 s rather than
+    # leave the batch to the sweep's two minutes. Nothing was written (the writes are one transaction).
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=1,
+    retry_backoff_max=30,
+    max_retries=8,
+)
 def triage_messages(message_ids: list[int]) -> int:
     """Classify and route newly stored messages; returns how many were triaged."""
     from triage import services
