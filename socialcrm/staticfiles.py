@@ -1,6 +1,8 @@
-"""WhiteNoise, able to sit in an async middleware chain."""
+"""WhiteNoise, able to sit in an async middleware chain; and no caching of anything else."""
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.utils.cache import add_never_cache_headers
+from django.utils.deprecation import MiddlewareMixin
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 
@@ -31,3 +33,17 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         if static_file is not None:
             return self.serve(static_file, request)  # opens the file; its body streams as the client reads
         return await self.get_response(request)
+
+
+class NotStoredMiddleware(MiddlewareMixin):
+    """Every answer after the static files is kept by no browser cache or proxy, unless its view says otherwise.
+
+    They hold customers' words and who said them, and agents share desks: after one signs out, Back
+    must not bring another's inbox out of the disk cache. Static files are answered above this one,
+    with WhiteNoise's long cache lifetimes.
+    """
+
+    def process_response(self, request, response):
+        if not response.has_header("Cache-Control"):
+            add_never_cache_headers(response)
+        return response

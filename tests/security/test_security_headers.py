@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.factories import make_conversation
+
 pytestmark = pytest.mark.django_db
 
 
@@ -40,3 +42,31 @@ def test_a_refused_page_shows_the_reason_escaped(agent_client):
     assert response.status_code == 400
     assert response.headers["Content-Type"].startswith("text/html")
     assert "Unknown type &#x27;&lt;img src=x onerror=alert(1)&gt;&#x27;" in response.content.decode()
+
+
+def test_a_signed_in_page_is_not_kept_in_the_browser_cache_for_the_next_person_at_the_desk(agent_client):
+    """Agents share desks: after sign-out, Back or a proxy must not show customers' words again."""
+    conversation = make_conversation()
+    message = conversation.messages.get()
+    answers = [
+        agent_client.get("/inbox/"),
+        agent_client.get(f"/inbox/conversations/{conversation.pk}/"),
+        agent_client.get(f"/inbox/conversations/{conversation.pk}/", headers={"HX-Request": "true"}),
+        agent_client.get(f"/customers/{conversation.customer_id}/"),
+        agent_client.get(f"/api/v1/messages/{message.pk}"),
+        agent_client.get("/inbox/?type=<b>"),  # a refusal too
+    ]
+
+    for response in answers:
+        assert response.status_code in (200, 400), response.request["PATH_INFO"]
+        assert "no-store" in response.headers["Cache-Control"], response.request["PATH_INFO"]
+        assert "private" in response.headers["Cache-Control"]
+
+
+def test_static_files_are_still_cached_for_a_long_time(client):
+    from django.contrib.staticfiles.storage import staticfiles_storage
+
+    response = client.get(staticfiles_storage.url("css/app.css"))
+
+    assert response.status_code == 200
+    assert "no-store" not in response.headers.get("Cache-Control", "")
