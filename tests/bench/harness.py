@@ -54,6 +54,15 @@ def add_channel(slug: str = "bench") -> str:
     return token
 
 
+def post_batch(client: httpx.Client, token: str, batch: list[dict]) -> httpx.Response:
+    """POST a batch of mentions to the bench channel, as a platform would."""
+    return client.post(
+        f"{BASE_URL}/api/v1/channels/bench/mentions",
+        json={"mentions": batch},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
 def sql(statement: str, params=None) -> list[tuple]:
     with psycopg.connect(DATABASE_URL, autocommit=True) as connection, connection.cursor() as cursor:
         cursor.execute(statement, params)

@@ -17,7 +17,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.harness import BASE_URL, add_channel, mention, sql, stack, worker
+from tests.bench.harness import add_channel, mention, post_batch, sql, stack, worker
 
 TOTAL = 10_000
 BATCH = 50
@@ -33,12 +33,8 @@ def main() -> int:
         deliveries = batches + batches[::7]
 
         def deliver(batch: list[dict]) -> int:
-            with httpx.Client(base_url=BASE_URL, timeout=60) as client:
-                response = client.post(
-                    "/api/v1/channels/bench/mentions",
-                    json={"mentions": batch},
-                    headers={"Authorization": f"Bearer {token}"},
-                )
+            with httpx.Client(timeout=60) as client:
+                response = post_batch(client, token, batch)
                 response.raise_for_status()
                 return response.json()["accepted"]
 

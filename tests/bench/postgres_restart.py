@@ -35,7 +35,7 @@ os.environ["BENCH_DATABASE_URL"] = f"postgres://postgres@127.0.0.1:{PG_PORT}/soc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.harness import BASE_URL, LOGS, add_channel, mention, sql, stack  # noqa: E402
+from tests.bench.harness import LOGS, add_channel, mention, post_batch, sql, stack  # noqa: E402
 
 TOTAL = 6_000
 BATCH = 20
@@ -98,15 +98,11 @@ def run(cluster: Cluster) -> int:
 
         def deliver(batch: list[dict]) -> None:
             attempts = 0
-            with httpx.Client(base_url=BASE_URL, timeout=60) as client:
+            with httpx.Client(timeout=60) as client:
                 while True:
                     attempts += 1
                     try:
-                        response = client.post(
-                            "/api/v1/channels/bench/mentions",
-                            json={"mentions": batch},
-                            headers={"Authorization": f"Bearer {token}"},
-                        )
+                        response = post_batch(client, token, batch)
                     except httpx.HTTPError as failure:
                         with lock:
                             answers[type(failure).__name__] += 1

@@ -26,7 +26,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.harness import BASE_URL, add_channel, mention, sql, stack, worker
+from tests.bench.harness import add_channel, mention, post_batch, sql, stack, worker
 
 PER_ROUND = 3_000
 BATCH = 100
@@ -39,12 +39,8 @@ def send(token: str, prefix: str) -> None:
     ]
 
     def deliver(batch: list[dict]) -> None:
-        with httpx.Client(base_url=BASE_URL, timeout=60) as client:
-            response = client.post(
-                "/api/v1/channels/bench/mentions",
-                json={"mentions": batch},
-                headers={"Authorization": f"Bearer {token}"},
-            )
+        with httpx.Client(timeout=60) as client:
+            response = post_batch(client, token, batch)
             response.raise_for_status()
 
     with ThreadPoolExecutor(4) as pool:
