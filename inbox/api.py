@@ -1,70 +1,20 @@
 """The JSON API: mentions in (POST /api/v1/channels/<slug>/mentions), messages out, and its schema."""
 
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from inbox.channels import bearer_token, take_from_rate_limit, token_matches
-from inbox.mentions import MentionErrors, UnreadableJSON, json_may_hold_unstorable, loads_untrusted, parse_mention
+from inbox.channels import take_from_rate_limit, token_matches
+from inbox.mentions import parse_mention
 from inbox.models import Channel, Message
 from inbox.openapi import OPENAPI
 from inbox.selectors import conversations_visible_to
 from inbox.services import ingest
+from socialcrm.api import bearer_token, error, read_json, unauthorised
+from socialcrm.payloads import FieldErrors, json_may_hold_unstorable
 
-MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_BATCH = 1000
-
-
-def error(status: int, message: str, **extra) -> JsonResponse:
-    return JsonResponse({"error": message, **extra}, status=status)
-
-
-def unauthorised(message: str) -> JsonResponse:
-    """401 with the challenge that tells a client to send a bearer token."""
-    response = error(401, message)
-    response["WWW-Authenticate"] = 'Bearer realm="socialcrm"'
-    return response
-
-
-class _Unreadable(Exception):
-    def __init__(self, status: int, message: str):
-        self.response = error(status, message)
-
-
-def read_json(request) -> tuple[object, JsonResponse | None]:
-    """The request's JSON body, or the error response that says why it cannot be read.
-
-    Checks the content type, a 5 MB size limit (before reading), strict UTF-8, and nesting depth.
-    """
-    try:
-        return _read_json(request), None
-    except _Unreadable as unreadable:
-        return None, unreadable.response
-
-
-def _read_json(request):
-    too_big = f"The body is over {MAX_BODY_BYTES // (1024 * 1024)} MB; send smaller batches."
-    if request.content_type != "application/json":
-        raise _Unreadable(415, "Send the body as JSON with 'Content-Type: application/json'.")
-    try:
-        declared = int(request.headers.get("Content-Length") or 0)
-    except ValueError:
-        declared = 0
-    if declared > MAX_BODY_BYTES:
-        raise _Unreadable(413, too_big)
-    try:
-        body = request.body
-    except RequestDataTooBig as problem:
-        raise _Unreadable(413, too_big) from problem
-    try:
-        # Strict UTF-8 first: json.loads would also take UTF-16 or let raw surrogates through.
-        return loads_untrusted(body.decode("utf-8"))
-    except UnicodeDecodeError as problem:
-        raise _Unreadable(400, "The body is not valid UTF-8.") from problem
-    except UnreadableJSON as problem:
-        raise _Unreadable(400, str(problem)) from problem
 
 
 @csrf_exempt
@@ -105,7 +55,7 @@ def ingest_mentions(request, slug: str):
     for index, item in enumerate(items):
         try:
             mentions.append(parse_mention(item, raw_is_clean=clean))
-        except MentionErrors as invalid:
+        except FieldErrors as invalid:
             errors[str(index)] = invalid.errors
     if errors:
         return error(400, "Nothing was stored: fix the mentions listed in 'errors' (by index).", errors=errors)

@@ -19,8 +19,8 @@ from django.contrib.auth import HASH_SESSION_KEY
 from django.utils.crypto import constant_time_compare
 
 from inbox import live, presence
-from inbox.mentions import UnreadableJSON, loads_untrusted
 from socialcrm.db import parse_id
+from socialcrm.payloads import UnreadableJSON, loads_untrusted
 
 MAX_FRAME = 2048  # characters; a presence message is under 100
 BURST, BURST_SECONDS = 30, 10.0  # presence messages a socket may send in that long; more are ignored

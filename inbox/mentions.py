@@ -4,10 +4,7 @@ Every connector (the ingest API, Meta, X, feeds, e-mail, the importer) turns wha
 into `IncomingMention`s; `inbox.services.ingest` takes nothing else.
 """
 
-import json
-import math
 import re
-import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,12 +13,12 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
-MAX_TEXT_LENGTH = 10_000
+from socialcrm.payloads import MAX_TEXT_LENGTH, FieldErrors, json_type, parse_bool, parse_followers, storable_json
+
 MAX_ID_LENGTH = 255
 MAX_NAME_LENGTH = 255
 MAX_URL_LENGTH = 1_000
 MAX_PROFILE_URL_LENGTH = 500
-MAX_FOLLOWERS = 10**12
 # A clock a little ahead on the sender's side is normal; a date days ahead is a bug.
 FUTURE_TOLERANCE = timedelta(hours=1)
 
@@ -51,14 +48,6 @@ class IncomingMention:
     raw: Any = field(default=None, compare=False)
 
 
-class MentionErrors(Exception):
-    """The mention is invalid; `errors` maps each field (dotted for nested ones) to what is wrong."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__(errors)
-        self.errors = errors
-
-
 def clean_text(value: Any, name: str, errors: dict[str, str], *, max_length: int, required: bool = False) -> str:
     """A string safe to store: no NUL bytes, no unpaired surrogates, within the length."""
     if value is None or value == "":
@@ -66,7 +55,7 @@ def clean_text(value: Any, name: str, errors: dict[str, str], *, max_length: int
             errors[name] = "This field is required."
         return ""
     if not isinstance(value, str):
-        errors[name] = f"Must be a string, not {_json_type(value)}."
+        errors[name] = f"Must be a string, not {json_type(value)}."
         return ""
     if "\x00" in value:
         errors[name] = "Must not contain NUL characters."
@@ -83,13 +72,13 @@ def clean_text(value: Any, name: str, errors: dict[str, str], *, max_length: int
 
 
 def parse_mention(data: Any, *, now: datetime | None = None, raw_is_clean: bool = False) -> IncomingMention:
-    """Read one mention object of the ingest API; raise MentionErrors listing every problem.
+    """Read one mention object of the ingest API; raise FieldErrors listing every problem.
 
     `raw_is_clean` says the caller knows no string in `data` holds a NUL or a lone surrogate (see
     `json_may_hold_unstorable`), which spares cleaning the raw payload kept for audit.
     """
     if not isinstance(data, dict):
-        raise MentionErrors({"": f"Each mention must be a JSON object, not {_json_type(data)}."})
+        raise FieldErrors({"": f"Each mention must be a JSON object, not {json_type(data)}."})
     errors: dict[str, str] = {}
     now = now or datetime.now(UTC)
     external_id = clean_text(data.get("external_id"), "external_id", errors, max_length=MAX_ID_LENGTH, required=True)
@@ -102,7 +91,7 @@ def parse_mention(data: Any, *, now: datetime | None = None, raw_is_clean: bool 
     in_reply_to = clean_text(data.get("in_reply_to"), "in_reply_to", errors, max_length=MAX_ID_LENGTH)
     private = parse_bool(data.get("private"), "private", errors, default=False)
     if errors:
-        raise MentionErrors(errors)
+        raise FieldErrors(errors)
     return IncomingMention(
         external_id=external_id,
         text=text,
@@ -120,7 +109,7 @@ def _parse_author(data: Any, errors: dict[str, str]) -> IncomingAuthor | None:
         errors["author"] = "This field is required."
         return None
     if not isinstance(data, dict):
-        errors["author"] = f"Must be an object, not {_json_type(data)}."
+        errors["author"] = f"Must be an object, not {json_type(data)}."
         return None
     external_id = clean_text(
         data.get("external_id"), "author.external_id", errors, max_length=MAX_ID_LENGTH, required=True
@@ -173,7 +162,7 @@ def _parse_time(value: Any, name: str, errors: dict[str, str], *, now: datetime)
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        errors[name] = f"Must be an ISO 8601 date-time string, not {_json_type(value)}."
+        errors[name] = f"Must be an ISO 8601 date-time string, not {json_type(value)}."
         return None
     try:
         moment = datetime.fromisoformat(value)
@@ -189,50 +178,6 @@ def _parse_time(value: Any, name: str, errors: dict[str, str], *, now: datetime)
         errors[name] = "Is before 1990."
         return None
     return moment
-
-
-def parse_bool(value: Any, name: str, errors: dict[str, str], *, default: bool | None) -> bool | None:
-    """true or false; absent or null is the default."""
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        errors[name] = f"Must be true or false, not {_json_type(value)}."
-        return default
-    return value
-
-
-def parse_followers(value: Any, name: str, errors: dict[str, str]) -> int | None:
-    """A whole number from 0 (1200.0 is one, true is not); absent or null is None."""
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_FOLLOWERS:
-        errors[name] = "Must be a whole number from 0 up."
-        return None
-    return value
-
-
-def parse_choice(value: Any, name: str, errors: dict[str, str], *, choices: list[str]) -> str:
-    """One of `choices`; absent, null or empty is ""."""
-    if value is None or value == "":
-        return ""
-    if not isinstance(value, str) or value not in choices:
-        errors[name] = f"Must be one of {', '.join(choices)}."
-        return ""
-    return value
-
-
-def _json_type(value: Any) -> str:
-    return {
-        dict: "an object",
-        list: "an array",
-        str: "a string",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
 
 
 def network_text(value: Any, *, max_length: int = MAX_TEXT_LENGTH) -> str:
@@ -252,80 +197,3 @@ def single_line(value: Any, *, max_length: int) -> str:
     """Network text that must stay on one line (a subject, a display name, a header value): control
     characters and line breaks become spaces, runs of white space one space, cut to the length."""
     return " ".join(_CONTROL.sub(" ", network_text(value, max_length=max_length * 2)).split())[:max_length]
-
-
-# In JSON text, a NUL or a surrogate can only arrive escaped: raw control characters are invalid
-# JSON and raw surrogates invalid UTF-8.
-_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
-
-
-def json_may_hold_unstorable(body: bytes) -> bool:
-    """Whether a JSON document may hold a NUL character or a surrogate (a cheap scan of its bytes)."""
-    return _UNSTORABLE_ESCAPE.search(body) is not None
-
-
-def storable_json(value: Any) -> Any:
-    """A JSON value without NUL characters or unpaired surrogates, which PostgreSQL refuses to store.
-
-    Raw payloads are kept for audit, including fields nobody reads; this keeps one odd character in
-    any of them from failing the insert.
-    """
-    if isinstance(value, str):
-        return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-    if isinstance(value, dict):
-        return {storable_json(key): storable_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [storable_json(item) for item in value]
-    return value
-
-
-MAX_JSON_DEPTH = 32
-
-
-class UnreadableJSON(ValueError):
-    """Untrusted JSON that cannot be taken; the message says why, for the sender."""
-
-
-def loads_untrusted(text: str | bytes) -> Any:
-    """Parse JSON from outside: malformed text, a number Python will not convert (over 4,300 digits),
-    a number that is not finite (PostgreSQL's jsonb refuses them) and nesting deeper than
-    MAX_JSON_DEPTH all raise UnreadableJSON instead of whatever the parser or a later step would raise.
-    """
-    try:
-        value = json.loads(text, parse_float=_finite_float, parse_constant=_refuse_constant)
-    except RecursionError as problem:
-        raise UnreadableJSON(f"The JSON nests deeper than {MAX_JSON_DEPTH} levels.") from problem
-    except json.JSONDecodeError as problem:
-        raise UnreadableJSON(f"Malformed JSON: {problem}") from problem
-    except UnreadableJSON:
-        raise
-    except ValueError as problem:  # int() refuses a literal of more than sys.get_int_max_str_digits() digits
-        raise UnreadableJSON(
-            f"A number in the JSON has more than {sys.get_int_max_str_digits():,} digits."
-        ) from problem
-    if _nests_deeper_than(value, MAX_JSON_DEPTH):
-        raise UnreadableJSON(f"The JSON nests deeper than {MAX_JSON_DEPTH} levels.")
-    return value
-
-
-def _finite_float(literal: str) -> float:
-    number = float(literal)
-    if math.isinf(number):
-        raise UnreadableJSON(f"The number {literal[:20]}… is too large.")
-    return number
-
-
-def _refuse_constant(literal: str):
-    raise UnreadableJSON(f"{literal} is not a JSON number.")
-
-
-def _nests_deeper_than(value: Any, limit: int) -> bool:
-    """Without recursion, so no depth of nesting can exhaust the stack."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > limit:
-                return True
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return False

@@ -1,14 +1,8 @@
 """The OpenAPI 3.1 description of the JSON API, served at /api/v1/openapi.json."""
 
 from customers.models import Network, Tier
-from inbox.mentions import (
-    MAX_FOLLOWERS,
-    MAX_ID_LENGTH,
-    MAX_NAME_LENGTH,
-    MAX_PROFILE_URL_LENGTH,
-    MAX_TEXT_LENGTH,
-    MAX_URL_LENGTH,
-)
+from inbox.mentions import MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_PROFILE_URL_LENGTH, MAX_URL_LENGTH
+from socialcrm.payloads import MAX_FOLLOWERS, MAX_TEXT_LENGTH
 
 
 def _error(description: str) -> dict:

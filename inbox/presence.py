@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.utils.html import escape
 
 from inbox.live import groups_for_conversation
-from inbox.templatetags.inbox_tags import person
+from socialcrm.formatting import person
 
 ACTIVITIES = frozenset({"viewing", "typing", "stopped", "left"})  # stopped: typing, as the reply went out
 VIEW_SECONDS = 45

@@ -404,7 +404,7 @@ def add_note(*, conversation: Conversation, author, text: str) -> Note:
 def _tell_mentioned(user_id: int, conversation: Conversation, author) -> None:
     from django.utils.html import escape
 
-    from inbox.templatetags.inbox_tags import person
+    from socialcrm.formatting import person
 
     who = escape(person(author))
     live.notify_user(

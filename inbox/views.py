@@ -29,8 +29,8 @@ from inbox.selectors import (
 )
 from inbox.senders import length_limit
 from inbox.services import assign_conversation, change_status
-from inbox.templatetags.inbox_tags import person
 from socialcrm.db import parse_id
+from socialcrm.formatting import person
 from socialcrm.roles import is_supervisor
 from triage.models import MessageType, Priority, Queue, Sentiment
 from triage.services import change_queue, correct_message

@@ -33,10 +33,10 @@ def one_minute(monkeypatch):
     start a new allowance halfway and not see its limit reached."""
     import types
 
-    import inbox.channels
+    import socialcrm.api
 
     middle_of_a_minute = 1_800_000_030.0
-    monkeypatch.setattr(inbox.channels, "time", types.SimpleNamespace(time=lambda: middle_of_a_minute))
+    monkeypatch.setattr(socialcrm.api, "time", types.SimpleNamespace(time=lambda: middle_of_a_minute))
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from customers.models import Network, Tier
-from inbox.api import error, read_json, unauthorised
-from inbox.channels import bearer_token, take_from_allowance
-from inbox.mentions import MAX_TEXT_LENGTH, MentionErrors, parse_bool, parse_choice, parse_followers
+from socialcrm.api import bearer_token, error, read_json, take_from_allowance, unauthorised
 from socialcrm.models import ApiToken
+from socialcrm.payloads import MAX_TEXT_LENGTH, FieldErrors, parse_bool, parse_choice, parse_followers
 from socialcrm.roles import is_supervisor
 from triage.models import Priority
 from triage.pipeline import Item, decide
@@ -85,7 +84,7 @@ def _admit(request) -> list[Item] | JsonResponse:
     for index, raw in enumerate(data["items"]):
         try:
             items.append(_item(raw))
-        except MentionErrors as invalid:
+        except FieldErrors as invalid:
             errors[str(index)] = invalid.errors
     if errors:
         return error(400, "Fix the items listed in 'errors' (by index).", errors=errors)
@@ -97,7 +96,7 @@ def _admit(request) -> list[Item] | JsonResponse:
 def _item(raw) -> Item:
     """One preview item, read as the ingest API reads a mention: each problem is named by its field."""
     if not isinstance(raw, dict):
-        raise MentionErrors({"": "Each item must be an object with a 'text'."})
+        raise FieldErrors({"": "Each item must be an object with a 'text'."})
     errors: dict[str, str] = {}
     text = raw.get("text")
     if not isinstance(text, str):
@@ -116,7 +115,7 @@ def _item(raw) -> Item:
     verified = parse_bool(author.get("verified"), "author.verified", errors, default=False)
     tier = parse_choice(author.get("tier"), "author.tier", errors, choices=Tier.values)
     if errors:
-        raise MentionErrors(errors)
+        raise FieldErrors(errors)
     return Item(
         text=text,
         network=network,

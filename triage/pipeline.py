@@ -6,7 +6,7 @@ It reads the database only for configuration (compiled rules, active models) and
 import re
 from dataclasses import dataclass, field
 
-from inbox.templatetags.inbox_tags import compact_number
+from socialcrm.formatting import compact_number
 from triage import classifiers
 from triage.language import detect_language
 from triage.learning import LoadedModel, Task, active_models

@@ -8,16 +8,11 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from inbox.mentions import (
-    FUTURE_TOLERANCE,
-    MAX_ID_LENGTH,
-    MAX_TEXT_LENGTH,
-    UnreadableJSON,
-    clean_text,
-    loads_untrusted,
-)
+from inbox.mentions import FUTURE_TOLERANCE, MAX_ID_LENGTH, clean_text
 from inbox.models import Channel, SecretsUnreadable
 from inbox.services import IngestResult
+from socialcrm.api import error
+from socialcrm.payloads import MAX_TEXT_LENGTH, UnreadableJSON, loads_untrusted
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +41,6 @@ def signed_json(
 
 def ingested(result: IngestResult) -> JsonResponse:
     return JsonResponse({"accepted": result.accepted, "duplicates": result.duplicates})
-
-
-def error(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
 
 
 class Unmappable(Exception):

@@ -31,16 +31,17 @@ from inbox.connectors.webhooks import (
     as_dict,
     as_list,
     epoch,
-    error,
     external_id,
     ingested,
     mention_text,
     refused_while_secrets_unreadable,
     signed_json,
 )
-from inbox.mentions import MAX_FOLLOWERS, MAX_NAME_LENGTH, IncomingAuthor, IncomingMention, storable_json
+from inbox.mentions import MAX_NAME_LENGTH, IncomingAuthor, IncomingMention
 from inbox.models import Channel
 from inbox.services import ingest
+from socialcrm.api import error
+from socialcrm.payloads import MAX_FOLLOWERS, storable_json
 
 logger = logging.getLogger(__name__)
 

@@ -5,6 +5,8 @@ from django.utils import timezone
 
 from inbox.mentions import is_http_url
 from inbox.models import NEVER_DUE
+from socialcrm.formatting import compact_number, person
+from socialcrm.roles import is_supervisor
 
 register = template.Library()
 
@@ -15,25 +17,8 @@ def safe_url(value: str) -> str:
     return value if is_http_url(value) else ""
 
 
-@register.filter
-def compact_number(value: int) -> str:
-    """1234 -> '1.2k', 2500000 -> '2.5M': follower counts at a glance."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return ""
-    for limit, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
-        if number >= limit:
-            return f"{number / limit:.1f}".rstrip("0").rstrip(".") + suffix
-    return str(number)
-
-
-@register.filter
-def person(user, fallback: str = "") -> str:
-    """A colleague's full name, else their username; the fallback when there is nobody."""
-    if user is None:
-        return fallback
-    return user.get_full_name() or user.username
+register.filter(compact_number)
+register.filter(person)
 
 
 @register.filter
@@ -45,8 +30,6 @@ def get_item(mapping: dict, key):
 @register.filter
 def supervises(user) -> bool:
     """Whether the user is a manager or admin (sees every queue and the queue board)."""
-    from socialcrm.roles import is_supervisor
-
     return is_supervisor(user)
 
 

@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from inbox.templatetags.inbox_tags import ago, compact_number, safe_url
+from inbox.templatetags.inbox_tags import ago, safe_url
+from socialcrm.formatting import compact_number
 
 
 @pytest.mark.parametrize(

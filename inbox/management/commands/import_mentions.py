@@ -4,9 +4,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inbox.mentions import MentionErrors, parse_mention
+from inbox.mentions import parse_mention
 from inbox.models import Channel
 from inbox.services import ingest
+from socialcrm.payloads import FieldErrors
 from socialcrm.progress import ProgressBar
 
 BATCH = 500
@@ -75,7 +76,7 @@ class Command(BaseCommand):
                 continue
             try:
                 mentions.append(parse_mention(row))
-            except MentionErrors as invalid:
+            except FieldErrors as invalid:
                 state["rejected"].append([line, "; ".join(f"{k or 'row'}: {v}" for k, v in invalid.errors.items())])
         if mentions:
             result = ingest(channel=channel, mentions=mentions)
