@@ -10,7 +10,7 @@ from inbox.mentions import parse_mention
 from inbox.models import Channel, Message
 from inbox.openapi import OPENAPI
 from inbox.selectors import conversations_visible_to
-from inbox.services import ingest
+from inbox.services.ingest import ingest
 from socialcrm.api import bearer_token, error, read_json, unauthorised
 from socialcrm.payloads import FieldErrors, json_may_hold_unstorable
 

@@ -1,21 +1,30 @@
-"""Celery wrappers for the polling connectors; each takes ids and is safe to run twice."""
+"""Celery wrappers around the inbox's services; each takes ids and is safe to run twice.
+
+Services import this module to enqueue its tasks, so a task imports the service it runs inside
+its body: the one function-local import the layers allow, and only within the app.
+"""
+
+from datetime import timedelta
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from inbox.connectors import imap, rss
-from inbox.connectors.polling import is_due
 from inbox.models import Channel, Message
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def poll_feed(channel_id: int) -> str:
+    from inbox.connectors import rss
+
     channel = Channel.objects.filter(pk=channel_id, is_active=True, kind=Channel.Kind.RSS).first()
     return rss.poll_feed(channel).status if channel else "gone"
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def poll_mailbox(channel_id: int) -> str:
+    from inbox.connectors import imap
+
     channel = Channel.objects.filter(pk=channel_id, is_active=True, kind=Channel.Kind.EMAIL).first()
     return imap.poll_mailbox(channel).status if channel else "gone"
 
@@ -23,6 +32,8 @@ def poll_mailbox(channel_id: int) -> str:
 @shared_task(ignore_result=True)
 def poll_due_channels() -> int:
     """Enqueue a poll for every active feed and mailbox whose interval has passed (run by beat)."""
+    from inbox.connectors.polling import is_due
+
     now = timezone.now()
     due = 0
     for channel in Channel.objects.filter(is_active=True, kind__in=[Channel.Kind.RSS, Channel.Kind.EMAIL]):
@@ -36,12 +47,12 @@ def poll_due_channels() -> int:
 @shared_task(ignore_result=True)
 def wake_snoozed_conversations() -> int:
     """Reopen conversations whose snooze is over (beat runs this each minute)."""
-    from inbox.services import wake_snoozed
+    from inbox.services.conversations import wake_snoozed
 
     return wake_snoozed()
 
 
-# Seconds a send may take before the worker kills it (prefork pool); well within services.SEND_TIMEOUT.
+# Seconds a send may take before the worker kills it (prefork pool); well within inbox.services.replies.SEND_TIMEOUT.
 DELIVER_TIME_LIMIT = 120
 
 
@@ -52,7 +63,7 @@ def deliver_reply(self, message_id: int) -> str:
     Safe to run twice, or on two workers at once: the reply is claimed ("sending") before it is sent,
     and one found "sending" is never sent again blindly (inbox.services.deliver).
     """
-    from inbox.services import RETRY_BACKOFF, deliver
+    from inbox.services.replies import RETRY_BACKOFF, deliver
 
     state = deliver(message_id=message_id)
     if state == "queued":
@@ -65,6 +76,49 @@ def deliver_reply(self, message_id: int) -> str:
 @shared_task(ignore_result=True)
 def sweep_stuck_replies() -> int:
     """Re-enqueue or fail replies left queued or sending by a lost task or a killed worker (beat, each minute)."""
-    from inbox.services import sweep_stuck_replies
+    from inbox.services.replies import sweep_stuck_replies
 
     return sweep_stuck_replies()
+
+
+# A message still untriaged this long after it arrived lost its task (a worker died, Redis restarted).
+LOST_AFTER = timedelta(minutes=2)
+SWEEP_BATCH = 1000
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    # The database restarting or failing over: try again after about 1, 2, 4 ... 30 s rather than
+    # leave the batch to the sweep's two minutes. Nothing was written (the writes are one transaction).
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=1,
+    retry_backoff_max=30,
+    max_retries=8,
+)
+def triage_messages(message_ids: list[int]) -> int:
+    """Classify and route newly stored messages; returns how many were triaged."""
+    from inbox.services import triage
+
+    return triage.triage_messages(message_ids=message_ids)
+
+
+@shared_task(ignore_result=True)
+def sweep_lost_messages(older_than_seconds: float = LOST_AFTER.total_seconds()) -> int:
+    """Re-enqueue messages whose triage task never ran (beat runs this each minute).
+
+    Returns how many were re-enqueued. Enqueueing one that is merely slow is harmless: the task
+    only takes up messages still untriaged.
+    """
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        Message.objects.filter(
+            triage_state__in=(Message.TriageState.QUEUED, Message.TriageState.WAITING), received_at__lt=cutoff
+        )
+        .order_by("received_at")
+        .values_list("pk", flat=True)
+    )
+    for start in range(0, len(ids), SWEEP_BATCH):
+        triage_messages.delay(ids[start : start + SWEEP_BATCH])
+    return len(ids)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from inbox import presence, services
+from inbox import presence
 from inbox.models import CannedReply, Conversation, InvalidTransition, Label, Message
 from inbox.selectors import (
     LIST_FILTERS,
@@ -28,12 +28,13 @@ from inbox.selectors import (
     queue_summaries,
 )
 from inbox.senders import length_limit
-from inbox.services import assign_conversation, change_status
+from inbox.services import conversations, replies
+from inbox.services.conversations import assign_conversation, change_status
+from inbox.services.triage import change_queue, correct_message
 from socialcrm.db import parse_id
 from socialcrm.formatting import person
 from socialcrm.roles import is_supervisor
 from triage.models import MessageType, Priority, Queue, Sentiment
-from triage.services import change_queue, correct_message
 
 
 def _filter_choices():
@@ -86,10 +87,10 @@ def _list_context(request, *, queue_slug: str | None, fall_back: bool = False):
     if queue_slug and current is None and not fall_back:
         raise Http404("No such queue")
     current = current or (summaries[0] if summaries else None)
-    conversations, next_cursor = [], ""
+    rows, next_cursor = [], ""
     if current:
         try:
-            conversations, next_cursor = conversation_list(
+            rows, next_cursor = conversation_list(
                 request.user,
                 queue=current.queue,
                 status_filter=status_filter,
@@ -107,7 +108,7 @@ def _list_context(request, *, queue_slug: str | None, fall_back: bool = False):
         "filter_query": filters.as_query(),
         "filter_choices": _FILTER_CHOICES,
         "assignee_choices": current.queue.members.filter(is_active=True).order_by("username") if current else [],
-        "conversations": conversations,
+        "conversations": rows,
         "next_cursor": next_cursor,
         "after": request.GET.get("after", ""),
     }
@@ -133,7 +134,7 @@ def _pane(request, conversation) -> dict:
         "all_labels": Label.objects.all(),
         "conversation_labels": list(conversation.labels.all()),
         "canned_replies": [
-            (canned, services.fill_canned_reply(canned.body, conversation=conversation, agent=request.user))
+            (canned, replies.fill_canned_reply(canned.body, conversation=conversation, agent=request.user))
             for canned in CannedReply.objects.filter(Q(queue__isnull=True) | Q(queue_id=conversation.queue_id))
         ],
         "message_types": MessageType.choices,
@@ -271,7 +272,7 @@ def add_note(request, conversation_id: int):
     """An internal note on the conversation, with @mentions."""
     conversation = _acting_on(request, conversation_id, "inbox.add_note")
     try:
-        services.add_note(conversation=conversation, author=request.user, text=request.POST.get("text", ""))
+        conversations.add_note(conversation=conversation, author=request.user, text=request.POST.get("text", ""))
     except ValueError as problem:
         raise BadRequest(str(problem)) from problem
     return _render_pane(request, conversation.pk)
@@ -282,7 +283,7 @@ def get_next(request):
     """Claim the most urgent unassigned conversation in my queues and open it."""
     if not request.user.has_perm("inbox.change_conversation"):
         raise PermissionDenied
-    conversation = services.get_next(agent=request.user)
+    conversation = conversations.get_next(agent=request.user)
     if conversation is None:
         messages.info(request, "Nothing is waiting: every new or open conversation in your queues has someone.")
         target = reverse("inbox:home")
@@ -311,7 +312,7 @@ def send_reply(request, conversation_id: int):
             return render(request, "inbox/inbox.html#conversation-pane", pane, status=409)
         return render(request, "inbox/inbox.html", {**_list_context(request, queue_slug=None, fall_back=True), **pane})
     try:
-        services.reply(
+        replies.reply(
             conversation=conversation,
             text=request.POST.get("text", ""),
             private=request.POST.get("private") == "on",
@@ -344,7 +345,7 @@ def retry_reply(request, message_id: int):
     if not request.user.has_perm("inbox.add_message"):
         raise PermissionDenied
     try:
-        services.retry_reply(message=message, by=request.user)
+        replies.retry_reply(message=message, by=request.user)
     except ValueError as problem:
         raise BadRequest(str(problem)) from problem
     return _render_pane(request, message.conversation_id)
@@ -362,8 +363,8 @@ def edit_priority_and_labels(request, conversation_id: int):
     form = PriorityAndLabelsForm(request.POST)
     if not form.is_valid():
         raise BadRequest("Choose a priority and labels from the lists.")
-    services.change_priority(conversation=conversation, priority=form.cleaned_data["priority"], by=request.user)
-    services.set_labels(conversation=conversation, labels=form.cleaned_data["labels"], by=request.user)
+    conversations.change_priority(conversation=conversation, priority=form.cleaned_data["priority"], by=request.user)
+    conversations.set_labels(conversation=conversation, labels=form.cleaned_data["labels"], by=request.user)
     return _render_pane(request, conversation.pk)
 
 

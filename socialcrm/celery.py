@@ -18,7 +18,7 @@ class Task(DjangoTask):
     """DjangoTask, whose delay_on_commit never fails the request whose data already committed.
 
     With the broker unreachable, the task is logged and left to the sweeps that look for work whose
-    task never ran (triage.tasks.sweep_lost_messages for mentions, the reply sweep for replies): the
+    task never ran (inbox.tasks.sweep_lost_messages for mentions, the reply sweep for replies): the
     data is stored, so the platform that delivered it is told so rather than sent a 500 it would retry.
     """
 

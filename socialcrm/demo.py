@@ -495,7 +495,7 @@ def _make_conversations(rng, count, channels, identities, now) -> tuple[int, int
 
 def _triage(rng, message_ids: list[int], members: dict[str, list]) -> None:
     """Run the real triage on the demo's messages, so every decision and explanation shown is genuine."""
-    from triage.services import triage_messages
+    from inbox.services.triage import triage_messages
 
     for start in range(0, len(message_ids), 1000):
         triage_messages(message_ids=message_ids[start : start + 1000])

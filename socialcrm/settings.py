@@ -256,7 +256,7 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
-    "sweep-lost-messages": {"task": "triage.tasks.sweep_lost_messages", "schedule": 60.0},
+    "sweep-lost-messages": {"task": "inbox.tasks.sweep_lost_messages", "schedule": 60.0},
     "poll-feeds-and-mailboxes": {"task": "inbox.tasks.poll_due_channels", "schedule": 60.0},
     "wake-snoozed-conversations": {"task": "inbox.tasks.wake_snoozed_conversations", "schedule": 60.0},
     "sweep-stuck-replies": {"task": "inbox.tasks.sweep_stuck_replies", "schedule": 60.0},

@@ -6,9 +6,9 @@ from django.test.utils import CaptureQueriesContext
 
 from customers.models import CustomerRecord, Identity
 from inbox.models import Label, Message, Note
-from inbox.services import add_note
+from inbox.services.conversations import add_note
+from inbox.services.triage import triage_messages
 from tests.factories import make_channel, make_conversation, make_customer
-from triage.services import triage_messages
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,9 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 
 from inbox.models import Message
+from inbox.tasks import sweep_lost_messages, triage_messages
 from tests.factories import make_conversation
 from triage.models import TriageDecision
-from triage.tasks import sweep_lost_messages, triage_messages
 
 
 @pytest.mark.django_db
@@ -42,11 +42,11 @@ def test_the_sweep_re_enqueues_messages_whose_task_was_lost():
 
 @pytest.mark.django_db
 def test_a_task_takes_up_other_waiting_messages_oldest_first_up_to_its_limit():
-    from triage import services
+    from inbox.services import triage
 
     named, *others = [make_conversation().messages.get() for _ in range(4)]
 
-    assert services.triage_messages(message_ids=[named.pk], take_up_to=3) == 3
+    assert triage.triage_messages(message_ids=[named.pk], take_up_to=3) == 3
     states = dict(Message.objects.values_list("pk", "triage_state"))
     assert states[named.pk] == states[others[0].pk] == states[others[1].pk] == Message.TriageState.TRIAGED
     assert states[others[2].pk] == Message.TriageState.QUEUED

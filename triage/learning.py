@@ -64,7 +64,7 @@ def correction_examples(task: str) -> tuple[list[str], list[str], list[int]]:
         considered.append(correction.pk)
         key = (correction.message_id,) if correction.message_id else ("conversation", correction.conversation_id)
         latest.setdefault(key, correction)
-    first_texts = _first_inbound_texts([c.conversation_id for c in latest.values() if c.message_id is None])
+    first_texts = _first_inbound_texts([c for c in latest.values() if c.message_id is None])
     texts, labels = [], []
     for correction in latest.values():
         text = correction.message.text if correction.message_id else first_texts.get(correction.conversation_id)
@@ -74,14 +74,13 @@ def correction_examples(task: str) -> tuple[list[str], list[str], list[int]]:
     return texts, labels, considered
 
 
-def _first_inbound_texts(conversation_ids: list[int]) -> dict[int, str]:
-    from inbox.models import Message
-
+def _first_inbound_texts(corrections: list[Correction]) -> dict[int, str]:
+    """The text each corrected conversation began with, read through the corrections' own relation."""
     texts: dict[int, str] = {}
     for conversation_id, text in (
-        Message.objects.filter(conversation_id__in=conversation_ids, direction=Message.Direction.INBOUND)
-        .order_by("conversation_id", "posted_at", "pk")
-        .values_list("conversation_id", "text")
+        Correction.objects.filter(pk__in=[c.pk for c in corrections], conversation__messages__direction="in")
+        .order_by("conversation_id", "conversation__messages__posted_at", "conversation__messages__pk")
+        .values_list("conversation_id", "conversation__messages__text")
     ):
         texts.setdefault(conversation_id, text)
     return texts

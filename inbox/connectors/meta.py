@@ -40,7 +40,7 @@ from inbox.connectors.webhooks import (
 )
 from inbox.mentions import MAX_NAME_LENGTH, MAX_URL_LENGTH, IncomingAuthor, IncomingMention
 from inbox.models import Channel
-from inbox.services import ingest
+from inbox.services.ingest import ingest
 from socialcrm.api import error
 from socialcrm.payloads import storable_json
 

@@ -12,7 +12,7 @@ from django.utils.html import strip_tags
 
 from inbox.mentions import IncomingMention, network_text
 from inbox.models import Channel
-from inbox.services import IngestResult, ingest
+from inbox.services.ingest import IngestResult, ingest
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from inbox.mentions import FUTURE_TOLERANCE, MAX_ID_LENGTH, clean_text
 from inbox.models import Channel, SecretsUnreadable
-from inbox.services import IngestResult
+from inbox.services.ingest import IngestResult
 from socialcrm.api import error
 from socialcrm.payloads import MAX_TEXT_LENGTH, UnreadableJSON, loads_untrusted
 

@@ -39,7 +39,7 @@ from inbox.connectors.webhooks import (
 )
 from inbox.mentions import MAX_NAME_LENGTH, IncomingAuthor, IncomingMention
 from inbox.models import Channel
-from inbox.services import ingest
+from inbox.services.ingest import ingest
 from socialcrm.api import error
 from socialcrm.payloads import MAX_FOLLOWERS, storable_json
 

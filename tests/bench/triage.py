@@ -79,8 +79,8 @@ def in_process() -> None:
 
     from inbox.mentions import IncomingAuthor, IncomingMention
     from inbox.models import Channel, Message
-    from inbox.services import ingest
-    from triage.services import triage_messages
+    from inbox.services.ingest import ingest
+    from inbox.services.triage import triage_messages
 
     channel = Channel.objects.get(slug="bench")
     figures = []

@@ -14,10 +14,10 @@ from django.urls import get_resolver, reverse
 
 from customers.services import merge_customers
 from inbox.models import Message
+from inbox.services.triage import triage_messages
 from tests.browser.test_first_screen import sign_in
 from tests.factories import ensure_migrated_data, make_conversation, make_customer, make_user
 from tests.test_urls import walk
-from triage.services import triage_messages
 
 # Collected by the page itself: DevTools' init scripts are not subject to the page's policy.
 RECORD_VIOLATIONS = """

@@ -7,10 +7,10 @@ from django.utils import timezone
 
 from customers.models import Customer, Identity, Network
 from inbox.models import Message
+from inbox.services.triage import triage_messages
 from tests.browser.conftest import wait_until
 from tests.browser.test_first_screen import sign_in
 from tests.factories import ensure_migrated_data, make_channel, make_conversation, make_customer, make_user
-from triage.services import triage_messages
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 
 from inbox.models import Conversation
+from inbox.services.triage import triage_messages
 from tests.browser.test_first_screen import sign_in
 from tests.factories import ensure_migrated_data, make_conversation, make_customer, make_user
 from triage.models import Correction, TriageDecision
-from triage.services import triage_messages
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results"
 

@@ -4,7 +4,7 @@ import pytest
 
 from inbox.mentions import IncomingAuthor, IncomingMention
 from inbox.models import Conversation
-from inbox.services import ingest
+from inbox.services.ingest import ingest
 from tests.browser.test_first_screen import sign_in
 from tests.factories import ensure_migrated_data, make_channel, make_user
 

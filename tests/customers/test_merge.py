@@ -217,17 +217,17 @@ def test_a_merged_customer_takes_no_new_notes_or_tags(manager_client, manager):
 
 def test_a_conversation_stored_while_its_customer_was_being_merged_follows_the_merge(manager, monkeypatch):
     """Ingest read the identity before the merge committed; the conversation still lands on the kept customer."""
-    from inbox import services as inbox_services
+    from inbox.services import ingest as inbox_ingest
     from inbox.mentions import IncomingAuthor, IncomingMention
 
     keep, other = _two_of_one_person()
     stale = {identity.external_id: identity for identity in Identity.objects.filter(customer=other)}
     merge_customers(keep=keep, merge=other, by=manager)
-    monkeypatch.setattr(inbox_services, "resolve_authors", lambda network, authors: stale)
+    monkeypatch.setattr(inbox_ingest, "resolve_authors", lambda network, authors: stale)
     channel = Conversation.objects.filter(channel__slug="mail").first().channel
     author = next(iter(stale))
 
-    inbox_services.ingest(
+    inbox_ingest.ingest(
         channel=channel, mentions=[IncomingMention(external_id="late", text="hello?", author=IncomingAuthor(author))]
     )
 

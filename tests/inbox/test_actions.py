@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from inbox.models import Conversation, Event, Note
-from inbox.services import get_next, wake_snoozed
+from inbox.services.conversations import get_next, wake_snoozed
 from tests.factories import make_conversation, make_user
 
 pytestmark = pytest.mark.django_db

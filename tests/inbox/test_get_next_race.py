@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 
 from inbox.models import Conversation
-from inbox.services import get_next
+from inbox.services.conversations import get_next
 from tests.factories import ensure_migrated_data, make_conversation, make_user
 from tests.inbox.test_ingest_concurrency import run_concurrently
 

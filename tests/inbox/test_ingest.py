@@ -9,7 +9,8 @@ from django.utils import timezone
 from customers.models import Customer, Identity
 from inbox.mentions import IncomingAuthor, IncomingMention
 from inbox.models import Conversation, Event, Message
-from inbox.services import change_status, ingest
+from inbox.services.conversations import change_status
+from inbox.services.ingest import ingest
 from tests.factories import make_channel, make_customer
 
 

@@ -7,7 +7,7 @@ from django.db import connection, connections
 
 from customers.models import Customer, Identity
 from inbox.models import Message
-from inbox.services import ingest
+from inbox.services.ingest import ingest
 from tests.factories import ensure_migrated_data, make_channel
 from tests.inbox.test_ingest import mention
 

@@ -114,7 +114,7 @@ def test_filters_are_parsed_strictly():
 
 def test_rows_show_the_authors_influence_and_the_conversations_age(agent_client):
     from customers.models import Identity
-    from triage.services import triage_messages
+    from inbox.services.triage import triage_messages
 
     loud = make_conversation("service", text="My phone died after the update")
     Identity.objects.filter(customer=loud.customer).update(followers=900_000, verified=True)

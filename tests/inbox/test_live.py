@@ -15,11 +15,12 @@ from django.test import Client
 
 from inbox import live
 from inbox.models import Conversation, Message
-from inbox.services import add_note, assign_conversation, change_status, deliver
+from inbox.services.conversations import add_note, assign_conversation, change_status
+from inbox.services.replies import deliver
+from inbox.services.triage import change_queue, triage_messages
 from socialcrm.asgi import application
 from tests.factories import ensure_migrated_data, make_conversation, make_user
 from triage.models import Queue
-from triage.services import change_queue, triage_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = b"http://localhost"

@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from inbox.models import ALLOWED_STATUS_TRANSITIONS, Conversation, Event, InvalidTransition, Message, Status
-from inbox.services import change_status
+from inbox.services.conversations import change_status
 from tests.factories import make_channel, make_conversation, make_user
 
 

@@ -9,7 +9,7 @@ from django.core import mail
 
 from inbox import senders
 from inbox.models import Channel, Conversation, Event, Message
-from inbox.services import deliver, reply
+from inbox.services.replies import deliver, reply
 from tests.factories import make_channel, make_conversation, with_secrets
 
 pytestmark = pytest.mark.django_db

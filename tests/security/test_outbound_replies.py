@@ -21,10 +21,11 @@ from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from django.utils import timezone
 
-from inbox import live, services
+from inbox import live
+from inbox.services import replies
 from inbox.connectors.imap import parse_email, poll_mailbox
 from inbox.models import Channel, Event, Message
-from inbox.services import deliver
+from inbox.services.replies import deliver
 from tests.connectors.test_imap import RecordedMailbox
 from tests.factories import ensure_migrated_data, make_channel, make_user
 from tests.inbox.test_ingest_concurrency import run_concurrently
@@ -191,11 +192,11 @@ def test_a_reply_whose_task_was_lost_is_sent_by_the_sweep(
     message = queued_reply(conversation, agent_in_service_queue)  # its task never runs (nothing commits here)
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.sweep_stuck_replies(now=timezone.now()) == 0  # not late yet: left to its task
+        assert replies.sweep_stuck_replies(now=timezone.now()) == 0  # not late yet: left to its task
     assert mailbox == []
 
     with django_capture_on_commit_callbacks(execute=True):  # the task it enqueues runs in-process
-        assert services.sweep_stuck_replies(now=later(services.QUEUED_TOO_LONG)) == 1
+        assert replies.sweep_stuck_replies(now=later(replies.QUEUED_TOO_LONG)) == 1
 
     message.refresh_from_db()
     assert message.delivery == "sent" and len(mailbox) == 1
@@ -206,13 +207,13 @@ def test_a_reply_queued_with_no_tries_left_is_failed_by_the_sweep(
 ):
     conversation = conversation_on(Channel.Kind.X, "x", user_access_token="t")
     message = queued_reply(conversation, agent_in_service_queue)
-    Message.objects.filter(pk=message.pk).update(delivery_attempts=services.DELIVERY_ATTEMPTS)
+    Message.objects.filter(pk=message.pk).update(delivery_attempts=replies.DELIVERY_ATTEMPTS)
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.sweep_stuck_replies(now=later(services.QUEUED_TOO_LONG)) == 1
+        assert replies.sweep_stuck_replies(now=later(replies.QUEUED_TOO_LONG)) == 1
 
     message.refresh_from_db()
-    assert message.delivery == "failed" and f"after {services.DELIVERY_ATTEMPTS} tries" in message.delivery_error
+    assert message.delivery == "failed" and f"after {replies.DELIVERY_ATTEMPTS} tries" in message.delivery_error
     assert conversation.pk in published
 
 
@@ -287,9 +288,9 @@ def test_worker_killed_after_platform_accepted_does_not_send_twice(agent_in_serv
     assert deliver(message_id=message.pk, client=platform(ok, calls)) == "sending"
     assert len(calls) == 1
     # Long after any send could have ended, nobody can tell whether it arrived: a human checks.
-    moment = later(services.SEND_TIMEOUT)
+    moment = later(replies.SEND_TIMEOUT)
     if reconciled_by == "the sweep":
-        assert services.sweep_stuck_replies(now=moment) == 1
+        assert replies.sweep_stuck_replies(now=moment) == 1
     else:
         assert deliver(message_id=message.pk, client=platform(ok, calls), now=moment) == "failed"
 
@@ -313,7 +314,7 @@ def test_worker_killed_after_the_mail_server_accepted_resends_under_the_same_mes
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
     assert deliver(message_id=message.pk) == "sending" and len(mailbox) == 1
-    assert deliver(message_id=message.pk, now=later(services.SEND_TIMEOUT)) == "sent"
+    assert deliver(message_id=message.pk, now=later(replies.SEND_TIMEOUT)) == "sent"
 
     # Sent again under the same Message-ID, by which mail systems recognise the copy as one message.
     first, second = mailbox

@@ -10,13 +10,13 @@ from django.apps import apps
 from django.core.cache import cache
 
 from inbox.models import Conversation, Message
+from inbox.services.triage import triage_messages
 from tests.factories import PASSWORD, make_conversation, make_user
 from triage import learning
 from triage.classifiers import FEATURE_SPEC, ArtifactError, LinearModel
 from triage.models import ClassifierVersion, Queue, RoutingRule, TriageDecision
 from triage.pipeline import Item, decide
 from triage.routing import compile_pattern
-from triage.services import triage_messages
 from triage.tasks import RETRAIN_RUNNING_KEY, retrain_classifiers
 
 pytestmark = pytest.mark.django_db
@@ -143,7 +143,7 @@ def test_old_versions_are_pruned_but_the_active_one_is_kept():
 
 
 def test_a_correction_says_who_corrected_and_the_score_follows_the_label(agent_in_service_queue):
-    from triage.services import correct_message
+    from inbox.services.triage import correct_message
 
     conversation = make_conversation(text="My bill is wrong again, third month running")
     triage_messages(message_ids=[conversation.messages.get().pk])

@@ -74,9 +74,9 @@ def test_a_worse_model_is_kept_but_not_activated(monkeypatch):
 
 
 def test_enough_corrections_start_a_retraining(agent_in_service_queue, django_capture_on_commit_callbacks):
+    from inbox.services.triage import change_queue
+    from inbox.tasks import triage_messages
     from tests.factories import make_conversation
-    from triage.services import change_queue
-    from triage.tasks import triage_messages
 
     TriageSettings.objects.filter(pk=1).update(retrain_after_corrections=2)
     versions = ClassifierVersion.objects.count()

@@ -5,11 +5,11 @@ from django.core.management import call_command
 
 from inbox.mentions import IncomingAuthor, IncomingMention
 from inbox.models import Conversation, Event, Message
-from inbox.services import ingest
+from inbox.services.ingest import ingest
+from inbox.services.triage import triage_messages
 from tests.factories import make_channel, make_conversation, make_user
 from triage.models import Correction, Priority, Queue, TriageDecision
 from triage.pipeline import Item, decide
-from triage.services import triage_messages
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from inbox.mentions import parse_mention
 from inbox.models import Channel
-from inbox.services import ingest
+from inbox.services.ingest import ingest
 from socialcrm.payloads import FieldErrors
 from socialcrm.progress import ProgressBar
 
