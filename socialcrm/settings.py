@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "customers",
     "triage",
     "inbox",
+    "profiles",
+    "demo",
 ]
 
 MIDDLEWARE = [

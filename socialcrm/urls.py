@@ -19,7 +19,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="inbox:home", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
     path("inbox/", include("inbox.urls")),
-    path("customers/", include("customers.urls")),
+    path("customers/", include("profiles.urls")),
     path("api/v1/openapi.json", api.openapi, name="api-openapi"),
     path("api/v1/channels/<slug:slug>/mentions", api.ingest_mentions, name="api-ingest"),
     path("api/v1/messages/<int:message_id>", api.message_detail, name="api-message"),

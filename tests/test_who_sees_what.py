@@ -9,8 +9,8 @@ import re
 import pytest
 from django.urls import get_resolver
 
-from customers.services import merge_customers
 from inbox.models import Message
+from profiles.services import merge_customers
 from tests.factories import make_conversation, make_customer, make_user
 from tests.test_urls import walk
 
@@ -51,7 +51,7 @@ def _path(route: str, ids: dict) -> str:
 
 def test_the_walk_found_the_doors_that_take_ids():
     names = {name for name, _ in ID_ROUTES}
-    assert {"inbox:conversation", "inbox:reply", "inbox:correct-triage", "customers:customer", "api-message"} <= names
+    assert {"inbox:conversation", "inbox:reply", "inbox:correct-triage", "profiles:customer", "api-message"} <= names
     assert len(ID_ROUTES) >= 15
 
 

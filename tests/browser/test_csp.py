@@ -12,9 +12,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import get_resolver, reverse
 
-from customers.services import merge_customers
 from inbox.models import Message
 from inbox.services.triage import triage_messages
+from profiles.services import merge_customers
 from tests.browser.test_first_screen import sign_in
 from tests.factories import ensure_migrated_data, make_conversation, make_customer, make_user
 from tests.test_urls import walk

@@ -22,9 +22,9 @@ from django.test import Client
 from django.utils import timezone
 
 from inbox import live
-from inbox.services import replies
 from inbox.connectors.imap import parse_email, poll_mailbox
 from inbox.models import Channel, Event, Message
+from inbox.services import replies
 from inbox.services.replies import deliver
 from tests.connectors.test_imap import RecordedMailbox
 from tests.factories import ensure_migrated_data, make_channel, make_user

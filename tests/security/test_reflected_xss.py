@@ -14,8 +14,8 @@ from django.contrib.auth.models import User
 from django.http import QueryDict
 from django.urls import get_resolver
 
-from customers.services import merge_customers
 from inbox.models import Message
+from profiles.services import merge_customers
 from tests.factories import make_channel, make_conversation, make_customer, make_user
 from tests.test_urls import walk
 
@@ -119,7 +119,7 @@ def _assert_not_reflected(response, where: str) -> None:
 
 def test_the_walk_covers_the_inbox_customers_api_accounts_and_admin():
     names = {name for name, _ in ROUTES}
-    assert {"inbox:home", "inbox:conversation", "customers:search", "api-ingest", "account_login"} <= names
+    assert {"inbox:home", "inbox:conversation", "profiles:search", "api-ingest", "account_login"} <= names
     assert any(name.startswith("admin:") for name in names)
 
 

@@ -8,7 +8,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from socialcrm.demo import DEMO_USERS
+from demo.data import DEMO_USERS
 
 STARTUP_TIMEOUT_SECONDS = 60
 

@@ -10,7 +10,7 @@ import uuid
 from collections import deque
 from datetime import UTC, datetime
 
-from socialcrm.demo import FIRST_NAMES, LAST_NAMES, PLACES, PRESS_TEXTS, PRODUCTS, TEXTS, TYPE_WEIGHTS
+from demo.data import FIRST_NAMES, LAST_NAMES, PLACES, PRESS_TEXTS, PRODUCTS, TEXTS, TYPE_WEIGHTS
 from triage.models import MessageType
 
 REPLY_SHARE = 0.12

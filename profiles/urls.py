@@ -1,8 +1,8 @@
 from django.urls import path
 
-from customers import views
+from profiles import views
 
-app_name = "customers"
+app_name = "profiles"
 
 urlpatterns = [
     path("", views.search, name="search"),

@@ -19,8 +19,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from customers.models import Customer, CustomerRecord, Tier
-from customers.services import parse_tags
 from inbox.models import Event
+from profiles.services import parse_tags
 from socialcrm.db import update_rows
 
 CUSTOMER_COLUMNS = ("external_ref", "email", "phone", "name", "tier", "lifetime_value", "tags")

@@ -6,10 +6,10 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from demo.data import DEMO_CHANNELS
+from demo.stream import MentionStream
 from inbox.channels import issue_token
 from inbox.models import Channel
-from socialcrm.demo import DEMO_CHANNELS
-from socialcrm.simulation import MentionStream
 
 # The demo's social channels; the e-mail channel is left to its mailbox.
 DEFAULT_CHANNELS = [slug for slug, _, kind, _, _ in DEMO_CHANNELS if kind != Channel.Kind.EMAIL]

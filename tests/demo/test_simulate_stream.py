@@ -8,8 +8,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from customers.models import Identity
+from demo.stream import MentionStream
 from inbox.models import Message
-from socialcrm.simulation import MentionStream
 from tests.factories import ensure_migrated_data, make_channel
 
 

@@ -3,8 +3,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count
 
 from customers.models import Customer
+from demo.data import load_demo
 from inbox.models import Conversation, Message
-from socialcrm.demo import load_demo
 
 
 @pytest.mark.django_db

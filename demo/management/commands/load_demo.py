@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from socialcrm.demo import BRAND, load_demo
+from demo.data import BRAND, load_demo
 
 
 class Command(BaseCommand):

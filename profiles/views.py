@@ -6,9 +6,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from customers import services
 from customers.models import Merge, NotDuplicate
-from customers.selectors import (
+from profiles import services
+from profiles.selectors import (
     access_customer,
     customer_history,
     customer_timeline,
@@ -36,7 +36,7 @@ def search(request):
         "more": len(results) == SEARCH_LIMIT,
         "may_merge": may_merge(request.user),
     }
-    return render(request, "customers/search.html", context)
+    return render(request, "profiles/search.html", context)
 
 
 @require_GET
@@ -45,14 +45,14 @@ def customer(request, customer_id: int):
     customer = access_customer(request.user, customer_id)
     if customer.merged_into_id:
         messages.info(request, f"Customer #{customer.pk} was merged into this one.")
-        return redirect("customers:customer", customer_id=customer.merged_into_id)
+        return redirect("profiles:customer", customer_id=customer.merged_into_id)
     if request.htmx and request.htmx.target == "timeline-more":
         try:
             entries, older = customer_timeline(request.user, customer, before=request.GET.get("before", ""))
         except ValueError as problem:
             raise BadRequest(str(problem)) from problem
         context = {"customer": customer, "entries": entries, "older": older, "focus_first": True}
-        return render(request, "customers/customer.html#timeline-entries", context)
+        return render(request, "profiles/customer.html#timeline-entries", context)
     return _customer_page(request, customer)
 
 
@@ -83,7 +83,7 @@ def _customer_page(request, customer, *, status: int = 200, **typed):
         "tags_value": ", ".join(customer.tags),
         **typed,
     }
-    return render(request, "customers/customer.html", context, status=status)
+    return render(request, "profiles/customer.html", context, status=status)
 
 
 @require_POST
@@ -98,7 +98,7 @@ def add_note(request, customer_id: int):
         messages.error(request, f"Note not added. {problem}")
         return _customer_page(request, customer, status=400, note_value=text)
     messages.success(request, "Note added.")
-    return redirect(reverse("customers:customer", args=[customer.pk]) + "#notes")
+    return redirect(reverse("profiles:customer", args=[customer.pk]) + "#notes")
 
 
 @require_POST
@@ -114,7 +114,7 @@ def set_tags(request, customer_id: int):
         messages.error(request, f"Tags not changed. {problem}")
         return _customer_page(request, customer, status=400, tags_value=typed)
     messages.success(request, "Tags saved." if tags else "Tags removed.")
-    return redirect("customers:customer", customer_id=customer.pk)
+    return redirect("profiles:customer", customer_id=customer.pk)
 
 
 def may_merge(user) -> bool:
@@ -145,7 +145,7 @@ def merge(request, customer_id: int):
         else:
             problem = f"That is this customer (#{keep.pk}): give the number of the other record."
         messages.error(request, problem)
-        return redirect("customers:customer", customer_id=keep.pk)
+        return redirect("profiles:customer", customer_id=keep.pk)
     if request.method == "POST":
         try:
             record = services.merge_customers(keep=keep, merge=other, by=request.user)
@@ -153,10 +153,10 @@ def merge(request, customer_id: int):
             messages.error(request, str(problem))
         else:
             messages.success(request, f"Merged #{other.pk} ({other}) into #{keep.pk}: {_moved(record.moved)}.")
-        return redirect("customers:customer", customer_id=keep.pk)
+        return redirect("profiles:customer", customer_id=keep.pk)
     return render(
         request,
-        "customers/merge.html",
+        "profiles/merge.html",
         {
             "keep": keep,
             "other": other,
@@ -194,7 +194,7 @@ def undo_merge(request, merge_id: int):
         messages.success(
             request, f"Merge undone: #{record.merged_id} ({record.merged}) is a customer of their own again."
         )
-    return redirect("customers:customer", customer_id=keep.pk)
+    return redirect("profiles:customer", customer_id=keep.pk)
 
 
 @require_GET
@@ -202,7 +202,7 @@ def duplicates(request):
     """Pairs of customers who are probably one person, to merge or to mark as different people."""
     if not may_merge(request.user):
         raise PermissionDenied
-    return render(request, "customers/duplicates.html", {"pairs": likely_duplicates(request.user)})
+    return render(request, "profiles/duplicates.html", {"pairs": likely_duplicates(request.user)})
 
 
 @require_POST
@@ -218,4 +218,4 @@ def not_duplicate(request):
     except ValueError as problem:
         raise BadRequest(str(problem)) from problem
     messages.success(request, f"Noted: #{pair[0].pk} ({pair[0]}) and #{pair[1].pk} ({pair[1]}) are different people.")
-    return redirect("customers:duplicates")
+    return redirect("profiles:duplicates")

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from customers.models import Customer, CustomerRecord, Identity, Network, Tier
 from inbox.models import Channel, Conversation, Event, Message, Note, Status
+from inbox.services.triage import triage_messages
 from socialcrm.accounts import mark_email_verified
 from triage.models import MessageType, Priority, Queue, Sentiment
 
@@ -495,7 +496,6 @@ def _make_conversations(rng, count, channels, identities, now) -> tuple[int, int
 
 def _triage(rng, message_ids: list[int], members: dict[str, list]) -> None:
     """Run the real triage on the demo's messages, so every decision and explanation shown is genuine."""
-    from inbox.services.triage import triage_messages
 
     for start in range(0, len(message_ids), 1000):
         triage_messages(message_ids=message_ids[start : start + 1000])

@@ -3,9 +3,9 @@
 import pytest
 
 from customers.models import Customer, CustomerNote, CustomerRecord, Identity, Merge, Network
-from customers.selectors import likely_duplicates
-from customers.services import merge_customers, undo_merge
 from inbox.models import Conversation, Event, Message
+from profiles.selectors import likely_duplicates
+from profiles.services import merge_customers, undo_merge
 from tests.factories import make_channel, make_conversation, make_customer
 
 pytestmark = pytest.mark.django_db
@@ -217,8 +217,8 @@ def test_a_merged_customer_takes_no_new_notes_or_tags(manager_client, manager):
 
 def test_a_conversation_stored_while_its_customer_was_being_merged_follows_the_merge(manager, monkeypatch):
     """Ingest read the identity before the merge committed; the conversation still lands on the kept customer."""
-    from inbox.services import ingest as inbox_ingest
     from inbox.mentions import IncomingAuthor, IncomingMention
+    from inbox.services import ingest as inbox_ingest
 
     keep, other = _two_of_one_person()
     stale = {identity.external_id: identity for identity in Identity.objects.filter(customer=other)}

@@ -4,7 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from customers.importing import ImportSummary, Rejected, check_header, import_batch, parse_row
+from profiles.importing import ImportSummary, Rejected, check_header, import_batch, parse_row
 from socialcrm.progress import ProgressBar
 
 BATCH = 1000
