@@ -71,23 +71,37 @@ def groups_for_conversation(conversation: Conversation) -> set[str]:
     return groups
 
 
+def _groups_at(queue_id: int | None, assignee_id: int | None) -> set[str]:
+    """The streams that could see a conversation in that queue with that assignee (a closed queue's
+    stream has no listeners: its members are regrouped when it closes)."""
+    return (
+        {ALL} | ({queue_group(queue_id)} if queue_id else set()) | ({user_group(assignee_id)} if assignee_id else set())
+    )
+
+
 # --- Publishing ---
 
 _pending = threading.local()
 
 
-def changed(conversation_ids: Iterable[int], *, before: dict[int, set[str]] | None = None) -> None:
-    """Say that these conversations changed; the events go out once the transaction commits.
+def send_on_commit(conversations: Iterable[Conversation | int]) -> None:
+    """Push these conversations' rows to every stream that may see them, once the transaction commits.
 
-    `before` holds, for a conversation whose queue or assignee changed, the groups that could see
-    it before: those that cannot any more are told it is gone. Calls within one transaction collect
-    into one event per conversation.
+    Every service that changes what a list shows ends with this call. Give it the Conversation it
+    changed, as read from the database: where its queue or assignee is not where it was read, the
+    streams that could see it there and cannot now are told it is gone. An id says the row changed
+    in place. Calls within one transaction collect into one event per conversation.
     """
     state = getattr(_pending, "state", None) or {"ids": set(), "before": {}}
     _pending.state = state
-    state["ids"].update(conversation_ids)
-    for pk, groups in (before or {}).items():
-        state["before"].setdefault(pk, set()).update(groups)
+    for conversation in conversations:
+        if not isinstance(conversation, Conversation):
+            state["ids"].add(conversation)
+            continue
+        state["ids"].add(conversation.pk)
+        place = conversation.loaded_place
+        if place is not None and place != (conversation.queue_id, conversation.assignee_id):
+            state["before"].setdefault(conversation.pk, set()).update(_groups_at(*place))
     # Each call asks; the first flush after the commit sends everything pending, the others find nothing.
     transaction.on_commit(_flush, robust=True)
 

@@ -198,6 +198,10 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Where the conversation was (queue id, assignee id) when it was read; None for one made in memory
+    # or read without those columns. inbox.live tells the streams that lose it.
+    loaded_place: tuple[int | None, int | None] | None = None
+
     class Meta:
         constraints = [
             models.CheckConstraint(
@@ -262,13 +266,25 @@ class Conversation(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.customer} on {self.channel}"
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        conversation = super().from_db(db, field_names, values)
+        loaded = dict(zip(field_names, values, strict=True))
+        if {"queue_id", "assignee_id"} <= loaded.keys() and models.DEFERRED not in (
+            loaded["queue_id"],
+            loaded["assignee_id"],
+        ):
+            conversation.loaded_place = (loaded["queue_id"], loaded["assignee_id"])
+        return conversation
+
     def can_become(self, status: str) -> bool:
         return status in ALLOWED_STATUS_TRANSITIONS[self.status]
 
     def move_to(self, status: str, *, now: datetime, snoozed_until: datetime | None = None) -> None:
         """Set the new status and the times that go with it, or raise InvalidTransition. Does not save.
 
-        Services call this (inbox.services.change_status for one, ingest for a batch) so that the
+        Every service that changes a status calls this (change_status, and the verbs that reopen or
+        open one on the way: ingest, assignment, get next, a reply, the snooze wake-up) so that the
         allowed transitions are checked in one place.
         """
         old = self.status
@@ -291,7 +307,7 @@ class Conversation(models.Model):
 
 Status = Conversation.Status
 
-# Every status change goes through inbox.services.change_status, which consults this table.
+# Every status change goes through Conversation.move_to, which consults this table.
 ALLOWED_STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
     Status.NEW: frozenset({Status.OPEN, Status.PENDING, Status.SNOOZED, Status.RESOLVED}),
     Status.OPEN: frozenset({Status.PENDING, Status.SNOOZED, Status.RESOLVED}),

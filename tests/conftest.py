@@ -1,9 +1,12 @@
+import contextlib
 import os
+import re
 
 import pytest
+from django.contrib.auth import get_user_model
 
 from socialcrm.celery import app as celery_app
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -37,6 +40,15 @@ def one_minute(monkeypatch):
 
     middle_of_a_minute = 1_800_000_030.0
     monkeypatch.setattr(socialcrm.api, "time", types.SimpleNamespace(time=lambda: middle_of_a_minute))
+
+
+@pytest.fixture
+def admin_client(client, db):
+    """Signed in to admin as a superuser with the admin role (pytest-django's own has no role)."""
+    admin = make_user("ada", role="admin")
+    get_user_model().objects.filter(pk=admin.pk).update(is_superuser=True)
+    client.login(username="ada", password=PASSWORD)
+    return client
 
 
 @pytest.fixture
@@ -117,3 +129,43 @@ def asgi_server(transactional_db):
         except subprocess.TimeoutExpired:  # a shutdown that hangs is a bug to see, but not to leave running
             process.kill()
             raise
+
+
+class Pushes(list):
+    """What inbox.live sent: one (stream, kind, conversation id or None) per event, in order."""
+
+    _EVENT = re.compile(
+        r'<template data-stream="([^"]+)" data-seq="\d+" data-live="([a-z]+)"(?: data-conversation="(\d+)")?'
+    )
+
+    def add(self, group: str, message: dict) -> None:
+        if message["type"] != "live.event":  # a regroup or close order: no content
+            self.append((group, message["type"].removeprefix("live."), None))
+            return
+        for stream, kind, conversation in self._EVENT.findall(message["html"]):
+            assert stream == group, "an event names the stream it was sent to"
+            self.append((group, kind, int(conversation) if conversation else None))
+
+    def of(self, conversation_id: int) -> set[tuple[str, str]]:
+        """(stream, kind) of every event about one conversation."""
+        return {(group, kind) for group, kind, pk in self if pk == conversation_id}
+
+
+@pytest.fixture
+def capture_pushes(monkeypatch, django_capture_on_commit_callbacks):
+    """`with capture_pushes() as pushes:` runs the block, commits it (the on-commit callbacks run)
+    and fills `pushes` with what inbox.live sent, without sockets or waiting: the way to test that a
+    verb publishes (as Zulip's capture_send_event_calls). A few tests in test_live.py keep the real
+    consumer."""
+    from inbox import live
+
+    current: list[Pushes] = []
+    monkeypatch.setattr(live, "_send", lambda sends: [current[-1].add(*send) for send in sends if current] or True)
+
+    @contextlib.contextmanager
+    def capture():
+        current.append(Pushes())
+        with django_capture_on_commit_callbacks(execute=True):
+            yield current[-1]
+
+    return capture

@@ -29,10 +29,9 @@ def record_event(
     customer: Customer | None = None,
     **data,
 ) -> Event:
-    """Append one entry to the audit trail; a conversation's change goes out live after commit."""
+    """Append one entry to the audit trail. It publishes nothing: the verb that changed a list's row
+    says so itself, with live.send_on_commit."""
     customer_id = customer.pk if customer else (conversation.customer_id if conversation else None)
-    if conversation is not None:
-        live.changed([conversation.pk])
     return Event.objects.create(kind=kind, actor=actor, conversation=conversation, customer_id=customer_id, data=data)
 
 
@@ -57,6 +56,7 @@ def change_status(
         new=status,
         **({"snoozed_until": snoozed_until.isoformat()} if status == Status.SNOOZED else {}),
     )
+    live.send_on_commit([conversation])
     return conversation
 
 
@@ -111,7 +111,6 @@ def assign_conversation(*, conversation: Conversation, agent, by) -> Conversatio
     old = conversation.assignee
     if (old.pk if old else None) == (agent.pk if agent else None):
         return conversation
-    live.changed([conversation.pk], before={conversation.pk: live.groups_for_conversation(conversation)})
     conversation.assignee = agent
     fields = ["assignee", "updated_at"]
     if agent is not None and conversation.status == Status.NEW:
@@ -125,6 +124,7 @@ def assign_conversation(*, conversation: Conversation, agent, by) -> Conversatio
         old=old.get_username() if old else "",
         new=agent.get_username() if agent else "",
     )
+    live.send_on_commit([conversation])
     return conversation
 
 
@@ -156,6 +156,7 @@ def get_next(*, agent) -> Conversation | None:
             new=agent.get_username(),
             via="get next",
         )
+        live.send_on_commit([conversation])
     return conversation
 
 
@@ -193,6 +194,7 @@ def add_note(*, conversation: Conversation, author, text: str) -> Note:
         note=note.pk,
         mentions=[user.get_username() for user in colleagues],
     )
+    live.send_on_commit([conversation.pk])
     return note
 
 
@@ -223,6 +225,7 @@ def wake_snoozed(*, now: datetime | None = None) -> int:
             conversation.move_to(Status.OPEN, now=now)
             conversation.save(update_fields=["status", "snoozed_until", "resolved_at", "updated_at"])
             record_event(kind=Event.Kind.STATUS_CHANGED, conversation=conversation, old=Status.SNOOZED, new=Status.OPEN)
+            live.send_on_commit([conversation])
             woken += 1
     return woken
 
@@ -244,6 +247,7 @@ def change_priority(*, conversation: Conversation, priority: int, by) -> Convers
         fields += recompute_sla(conversation)
     conversation.save(update_fields=fields)
     record_event(kind=Event.Kind.PRIORITY_CHANGED, actor=by, conversation=conversation, old=old, new=priority)
+    live.send_on_commit([conversation])
     return conversation
 
 
@@ -256,4 +260,5 @@ def set_labels(*, conversation: Conversation, labels, by) -> Conversation:
     if old != new:
         conversation.labels.set(labels)
         record_event(kind=Event.Kind.LABELS_CHANGED, actor=by, conversation=conversation, old=old, new=new)
+        live.send_on_commit([conversation])
     return conversation

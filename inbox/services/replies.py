@@ -99,6 +99,7 @@ def reply(*, conversation: Conversation, text: str, private: bool, by, key: uuid
         fields += ["status", "snoozed_until", "resolved_at"]
     conversation.save(update_fields=fields)
     record_event(kind=Event.Kind.REPLY_SENT, actor=by, conversation=conversation, message=message.pk, private=private)
+    live.send_on_commit([conversation])
     deliver_reply.delay_on_commit(message.pk)
     return message
 
@@ -116,6 +117,7 @@ def retry_reply(*, message: Message, by) -> Message:
     record_event(
         kind=Event.Kind.REPLY_SENT, actor=by, conversation=message.conversation, message=message.pk, retry=True
     )
+    live.send_on_commit([message.conversation_id])
     deliver_reply.delay_on_commit(message.pk)
     return message
 
@@ -181,7 +183,7 @@ def _record_outcome(message: Message, *, delivery: str, error: str, external_id:
     with transaction.atomic():
         recorded = Message.objects.filter(pk=message.pk, delivery=Message.Delivery.SENDING).update(**fields)
         if recorded:
-            live.changed([message.conversation_id])
+            live.send_on_commit([message.conversation_id])
     if not recorded:  # only if the call outlived SEND_TIMEOUT and the sweep decided the reply meanwhile
         logger.warning(
             "reply %s was decided while its attempt ran; its outcome (%s) is not recorded", message.pk, delivery
@@ -215,7 +217,7 @@ def _set_delivery(message: Message, delivery: str, *, now: datetime, error: str 
     message.delivery, message.delivery_error, message.delivery_changed_at = delivery, error[:500], now
     message.save(update_fields=["delivery", "delivery_error", "delivery_changed_at"])
     if delivery == Message.Delivery.FAILED:
-        live.changed([message.conversation_id])
+        live.send_on_commit([message.conversation_id])
 
 
 def sweep_stuck_replies(*, now: datetime | None = None) -> int:

@@ -152,7 +152,6 @@ def _apply_to_conversations(messages: list[Message], decisions: dict[int, Decisi
     )
     labels_wanted: dict[int, set[str]] = defaultdict(set)
     events, changed = [], []
-    seen_by_before = {pk: live.groups_for_conversation(c) for pk, c in conversations.items()}
     for conversation_id, in_order in by_conversation.items():
         conversation = conversations[conversation_id]
         old_queue_id, old_priority = conversation.queue_id, conversation.priority
@@ -208,7 +207,7 @@ def _apply_to_conversations(messages: list[Message], decisions: dict[int, Decisi
     )
     Event.objects.bulk_create(events)
     _add_labels(labels_wanted)
-    live.changed(conversations, before=seen_by_before)
+    live.send_on_commit(conversations.values())
 
 
 def _add_labels(wanted: dict[int, set[str]]) -> None:
@@ -237,7 +236,6 @@ def change_queue(*, conversation: Conversation, queue: Queue, by) -> Conversatio
     old = conversation.queue
     if old is not None and old.pk == queue.pk:
         return conversation
-    live.changed([conversation.pk], before={conversation.pk: live.groups_for_conversation(conversation)})
     conversation.queue = queue
     conversation.save(update_fields=["queue", *recompute_sla(conversation), "updated_at"])
     record_event(
@@ -252,6 +250,7 @@ def change_queue(*, conversation: Conversation, queue: Queue, by) -> Conversatio
             new=queue.slug,
             by=by,
         )
+    live.send_on_commit([conversation])
     return conversation
 
 
@@ -298,6 +297,7 @@ def correct_message(*, message: Message, message_type: str | None = None, sentim
         fields.append("sentiment")
     if fields:
         conversation.save(update_fields=[*fields, "updated_at"])
+        live.send_on_commit([conversation])
     for field, old, new in changes:
         _record_correction(conversation=conversation, message=message, field=field, old=old, new=new, by=by)
     return decision
