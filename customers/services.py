@@ -9,6 +9,8 @@ from django.utils import timezone
 from customers.models import Customer, Identity
 from socialcrm.db import update_rows
 
+_PROFILE_URL_MAX = Identity._meta.get_field("profile_url").max_length
+
 # How an author is looked up: (network, external id).
 AuthorKey = tuple[str, str]
 
@@ -58,7 +60,7 @@ def resolve_authors(*, network: str, authors: Iterable) -> dict[str, Identity]:
                 display_name=author.name[:255],
                 followers=author.followers or 0,
                 verified=bool(author.verified),
-                profile_url=author.profile_url if len(author.profile_url) <= 500 else "",
+                profile_url=author.profile_url if len(author.profile_url) <= _PROFILE_URL_MAX else "",
             )
             for author in missing
         ],

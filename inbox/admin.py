@@ -101,10 +101,12 @@ class ChannelAdmin(admin.ModelAdmin):
     form = ChannelSecretsForm
     list_display = ["name", "slug", "kind", "network", "default_queue", "is_active", "created_at"]
     list_filter = ["kind", "network", "is_active"]
-    search_fields = ["name", "slug", "listening_keywords"]
+    search_fields = ["name", "slug"]
     ordering = ["name"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["token_hash", "created_at"]
+    # Nothing matches posts against keywords yet: admin must not offer them as if they listened.
+    exclude = ["listening_keywords"]
 
     def get_fieldsets(self, request, obj=None):
         fields = self.get_fields(request, obj)
@@ -174,7 +176,7 @@ class ConversationAdmin(admin.ModelAdmin):
     search_fields = ["customer__name", "customer__email", "snippet", "subject", "assignee__username"]
     ordering = ["-last_message_at"]
     date_hierarchy = "created_at"
-    # Status changes go through inbox.services.change_status, which knows the allowed transitions.
+    # Status changes go through Conversation.move_to (called by the services), which knows the allowed transitions.
     readonly_fields = ["status", "snoozed_until", "resolved_at", "first_response_at", "created_at", "updated_at"]
     raw_id_fields = ["customer", "assignee"]
     filter_horizontal = ["labels"]

@@ -13,12 +13,14 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
+from customers.models import Identity
 from socialcrm.payloads import MAX_TEXT_LENGTH, FieldErrors, json_type, parse_bool, parse_followers, storable_json
 
 MAX_ID_LENGTH = 255
 MAX_NAME_LENGTH = 255
 MAX_URL_LENGTH = 1_000
-MAX_PROFILE_URL_LENGTH = 500
+# The column it fills decides: the parser, the OpenAPI document and the connectors all read this.
+MAX_PROFILE_URL_LENGTH = Identity._meta.get_field("profile_url").max_length
 # A clock a little ahead on the sender's side is normal; a date days ahead is a bug.
 FUTURE_TOLERANCE = timedelta(hours=1)
 

@@ -34,9 +34,11 @@ class SlaPolicyAdmin(admin.ModelAdmin):
 
 @admin.register(Queue)
 class QueueAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "position", "assignment_mode", "sla_policy", "member_count", "is_active"]
+    list_display = ["name", "slug", "position", "sla_policy", "member_count", "is_active"]
     list_editable = ["position", "is_active"]
-    list_filter = ["is_active", "assignment_mode", "sla_policy"]
+    list_filter = ["is_active", "sla_policy"]
+    # Nothing assigns automatically yet: admin must not offer a mode as if it worked.
+    exclude = ["assignment_mode"]
     search_fields = ["name", "slug", "description"]
     ordering = ["position", "name"]
     prepopulated_fields = {"slug": ["name"]}

@@ -14,7 +14,14 @@ import feedparser
 from django.utils import timezone
 
 from inbox.connectors.polling import PollResult, html_to_text, ingest_each_if_need_be, record_poll
-from inbox.mentions import FUTURE_TOLERANCE, IncomingAuthor, IncomingMention, is_http_url, network_text
+from inbox.mentions import (
+    FUTURE_TOLERANCE,
+    MAX_PROFILE_URL_LENGTH,
+    IncomingAuthor,
+    IncomingMention,
+    is_http_url,
+    network_text,
+)
 from inbox.models import Channel
 from socialcrm.fetch import Fetcher, FetchFailed, FetchRefused, ResponseTooBig, ResponseTooSlow, TooManyRedirects
 
@@ -111,7 +118,7 @@ def entries_to_mentions(entries: list, *, source: str) -> list[IncomingMention]:
                 author=IncomingAuthor(
                     external_id=f"{source}/{author_name}"[:255],
                     name=author_name,
-                    profile_url=profile if is_http_url(profile) and len(profile) <= 500 else "",
+                    profile_url=profile if is_http_url(profile) and len(profile) <= MAX_PROFILE_URL_LENGTH else "",
                 ),
                 url=link[:1000] if is_http_url(link) else "",
                 posted_at=_entry_time(entry, now=now),

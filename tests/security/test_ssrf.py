@@ -26,12 +26,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from django.contrib.auth import get_user_model
 
 from inbox.connectors.rss import poll_feed
 from inbox.models import Channel, Message
 from socialcrm.fetch import Fetcher
-from tests.factories import PASSWORD, make_channel, make_user
+from tests.factories import make_channel
 
 pytestmark = pytest.mark.django_db
 
@@ -601,14 +600,6 @@ def test_poll_errors_do_not_tell_an_open_port_from_a_closed_one(settings):
 
 
 # --- admin --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def admin_client(client):
-    admin = make_user("ada", role="admin")
-    get_user_model().objects.filter(pk=admin.pk).update(is_superuser=True)
-    client.login(username="ada", password=PASSWORD)
-    return client
 
 
 def channel_form(feed_url, **fields) -> dict:

@@ -3,7 +3,6 @@
 import time
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -14,14 +13,6 @@ from triage.routing import current_config
 from triage.signals import Author
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    admin = make_user("ada", role="admin")
-    get_user_model().objects.filter(pk=admin.pk).update(is_superuser=True)
-    client.login(username="ada", password=PASSWORD)
-    return client
 
 
 def rule_form(**fields) -> dict:
