@@ -5,12 +5,12 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from inbox.channels import take_from_rate_limit, token_matches
 from inbox.mentions import parse_mention
 from inbox.models import Channel, Message
 from inbox.openapi import OPENAPI
 from inbox.selectors import conversations_visible_to
 from inbox.services.ingest import ingest
+from inbox.tokens import take_from_rate_limit, token_matches
 from socialcrm.api import bearer_token, error, read_json, unauthorised
 from socialcrm.payloads import FieldErrors, json_may_hold_unstorable
 

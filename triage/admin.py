@@ -21,7 +21,7 @@ from triage.models import (
 )
 from triage.pipeline import Item, decide
 from triage.routing import compile_pattern
-from triage.signals import Author
+from triage.scoring import Author
 from triage.tasks import retrain_classifiers
 
 

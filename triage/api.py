@@ -16,7 +16,7 @@ from socialcrm.payloads import MAX_TEXT_LENGTH, FieldErrors, parse_bool, parse_c
 from socialcrm.roles import is_supervisor
 from triage.models import Priority
 from triage.pipeline import Item, decide
-from triage.signals import Author
+from triage.scoring import Author
 
 MAX_ITEMS = 1000
 # A request's texts together: about a second of triage on one core. More was a way for one caller to

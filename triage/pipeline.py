@@ -12,7 +12,7 @@ from triage.language import detect_language
 from triage.learning import LoadedModel, Task, active_models
 from triage.models import MessageType, Priority, Sentiment
 from triage.routing import PatternBudget, Subject, current_config, route
-from triage.signals import Author, action_needed, priority
+from triage.scoring import Author, action_needed, priority
 
 # A sales lead says it wants to buy: without one of these cues, "lead" gives way to the next best type.
 _PURCHASE_CUE = re.compile(

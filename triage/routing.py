@@ -16,7 +16,7 @@ import regex
 from django.core.cache import cache
 
 from triage.models import Queue, RoutingRule, TriageSettings
-from triage.signals import BAND_ORDER, InfluencePolicy
+from triage.scoring import BAND_ORDER, InfluencePolicy
 
 log = logging.getLogger(__name__)
 

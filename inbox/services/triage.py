@@ -13,8 +13,8 @@ from inbox.services.conversations import recompute_sla, record_event
 from socialcrm.db import update_rows
 from triage.models import ClassifierVersion, Correction, Priority, Queue, TriageDecision
 from triage.pipeline import Decision, Item, decide
+from triage.scoring import Author
 from triage.services import retrain_if_due
-from triage.signals import Author
 
 _UNTRIAGED = (Message.TriageState.QUEUED, Message.TriageState.WAITING)
 

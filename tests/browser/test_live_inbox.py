@@ -8,10 +8,10 @@ import pytest
 from django.test import Client
 
 from inbox import live
-from inbox.channels import issue_token
 from inbox.models import Channel
 from inbox.services.conversations import add_note, assign_conversation, change_priority, change_status
 from inbox.services.replies import reply
+from inbox.tokens import issue_token
 from tests.browser.conftest import wait_until
 from tests.factories import ensure_migrated_data, make_conversation, make_customer, make_user
 from triage.models import Queue

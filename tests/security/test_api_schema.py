@@ -14,9 +14,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.core.parameters import ParameterLocation
 
-from inbox.channels import issue_token
 from inbox.mentions import _parse_time
 from inbox.openapi import OPENAPI
+from inbox.tokens import issue_token
 from socialcrm.models import ApiToken
 from tests.factories import make_channel
 

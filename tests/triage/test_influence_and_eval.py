@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from triage.models import TriageSettings
-from triage.signals import Author, InfluencePolicy
+from triage.scoring import Author, InfluencePolicy
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 
 from triage.models import Priority, RoutingRule
 from triage.pipeline import Item, decide
-from triage.signals import Author
+from triage.scoring import Author
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from tests.factories import PASSWORD, make_user
 from triage.models import Priority, Queue, RoutingRule, TriageSettings
 from triage.pipeline import Item, decide
 from triage.routing import current_config
-from triage.signals import Author
+from triage.scoring import Author
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from demo.data import DEMO_CHANNELS
 from demo.stream import MentionStream
-from inbox.channels import issue_token
 from inbox.models import Channel
+from inbox.tokens import issue_token
 
 # The demo's social channels; the e-mail channel is left to its mailbox.
 DEFAULT_CHANNELS = [slug for slug, _, kind, _, _ in DEMO_CHANNELS if kind != Channel.Kind.EMAIL]

@@ -5,8 +5,8 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from customers.models import Network
-from inbox.channels import issue_token
 from inbox.models import Channel
+from inbox.tokens import issue_token
 
 # Where a connector's authors live, unless --network says otherwise.
 DEFAULT_NETWORK = {

@@ -1,4 +1,4 @@
-"""Signals that need no learned model: the author's influence, whether a reply is owed, the priority."""
+"""Scores that need no learned model: the author's influence, whether a reply is owed, the priority."""
 
 import math
 from dataclasses import dataclass

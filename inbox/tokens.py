@@ -1,4 +1,4 @@
-"""Channel credentials and the per-channel ingest rate limit."""
+"""Channel API tokens (issued, matched in constant time) and the per-channel ingest rate limit."""
 
 import hmac
 import secrets
