@@ -63,20 +63,19 @@ def groups_for_user(user) -> set[str]:
 
 def groups_for_conversation(conversation: Conversation) -> set[str]:
     """Every stream whose listeners may see this conversation (mirrors conversations_visible_to)."""
-    groups = {ALL}
-    if conversation.queue_id and conversation.queue.is_active:
-        groups.add(queue_group(conversation.queue_id))
-    if conversation.assignee_id:
-        groups.add(user_group(conversation.assignee_id))
-    return groups
+    open_queue = conversation.queue_id if conversation.queue_id and conversation.queue.is_active else None
+    return _groups_at(open_queue, conversation.assignee_id)
 
 
 def _groups_at(queue_id: int | None, assignee_id: int | None) -> set[str]:
-    """The streams that could see a conversation in that queue with that assignee (a closed queue's
-    stream has no listeners: its members are regrouped when it closes)."""
-    return (
-        {ALL} | ({queue_group(queue_id)} if queue_id else set()) | ({user_group(assignee_id)} if assignee_id else set())
-    )
+    """The streams that could see a conversation in that queue with that assignee. (Where a row was,
+    a closed queue counts too: its stream has no listeners, its members regrouped when it closed.)"""
+    groups = {ALL}
+    if queue_id:
+        groups.add(queue_group(queue_id))
+    if assignee_id:
+        groups.add(user_group(assignee_id))
+    return groups
 
 
 # --- Publishing ---

@@ -269,11 +269,8 @@ class Conversation(models.Model):
     @classmethod
     def from_db(cls, db, field_names, values):
         conversation = super().from_db(db, field_names, values)
-        loaded = dict(zip(field_names, values, strict=True))
-        if {"queue_id", "assignee_id"} <= loaded.keys() and models.DEFERRED not in (
-            loaded["queue_id"],
-            loaded["assignee_id"],
-        ):
+        loaded = conversation.__dict__  # a deferred field is absent
+        if "queue_id" in loaded and "assignee_id" in loaded:
             conversation.loaded_place = (loaded["queue_id"], loaded["assignee_id"])
         return conversation
 

@@ -160,7 +160,14 @@ def capture_pushes(monkeypatch, django_capture_on_commit_callbacks):
     from inbox import live
 
     current: list[Pushes] = []
-    monkeypatch.setattr(live, "_send", lambda sends: [current[-1].add(*send) for send in sends if current] or True)
+
+    def record(sends: list[tuple[str, dict]]) -> bool:
+        for group, message in sends:
+            if current:
+                current[-1].add(group, message)
+        return True
+
+    monkeypatch.setattr(live, "_send", record)
 
     @contextlib.contextmanager
     def capture():
