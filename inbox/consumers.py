@@ -16,6 +16,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth import HASH_SESSION_KEY
+from django.template.loader import render_to_string
 from django.utils.crypto import constant_time_compare
 
 from inbox import live, presence
@@ -65,8 +66,7 @@ class InboxConsumer(AsyncWebsocketConsumer):
         await self._regroup()
         await self.channel_layer.group_add(self.session_group, self.channel_name)
         seqs = await database_sync_to_async(live.current_seq)(self.joined)
-        streams = " ".join(f"{group}={seq}" for group, seq in sorted(seqs.items()))
-        await self.send(text_data=f'<template data-live="hello" data-streams="{streams}"></template>')
+        await self.send(text_data=render_to_string("inbox/live.html#hello", {"streams": sorted(seqs.items())}))
         self.rechecking = asyncio.ensure_future(self._recheck())
 
     async def disconnect(self, code):

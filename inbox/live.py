@@ -27,7 +27,6 @@ from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils.html import escape
 
 from inbox.models import Conversation
 from socialcrm.accounts import needs_second_factor
@@ -124,7 +123,7 @@ def publish(conversation_ids: Iterable[int], *, before: dict[int, set[str]] | No
     # Taken before the rows are read: of two publishes of one conversation racing, the later number
     # read the later state, and the browser drops a row older than one it already applied.
     version = _incr("live-version")
-    events: dict[str, list[tuple[str, str]]] = defaultdict(list)  # group -> [(envelope attributes, content)]
+    events: dict[str, list[tuple[dict, str]]] = defaultdict(list)  # group -> [(envelope attributes, content)]
     with_rows: set[str] = set()
     rows = conversation_rows(list(conversation_ids))
     for row in rows:
@@ -135,7 +134,7 @@ def publish(conversation_ids: Iterable[int], *, before: dict[int, set[str]] | No
         for group in sorted(now_groups):
             events[group].append((_row_attrs(row, version), html))
         for group in sorted(before.get(row.pk, set()) - now_groups):
-            events[group].append((f'data-live="gone" data-conversation="{row.pk}" data-version="{version}"', ""))
+            events[group].append(({"live": "gone", "conversation": row.pk, "version": version}, ""))
     _add_counts(events, rows, before)
     # Streams with rows first: a browser that hears both a row and a "gone" of one publish (it sees the
     # conversation through another stream) keeps the row.
@@ -144,7 +143,7 @@ def publish(conversation_ids: Iterable[int], *, before: dict[int, set[str]] | No
     return sum(len(parts) for parts in events.values()) if _send(sends) else 0
 
 
-def _add_counts(events: dict[str, list[tuple[str, str]]], rows: list[Conversation], before: dict[int, set[str]]):
+def _add_counts(events: dict[str, list[tuple[dict, str]]], rows: list[Conversation], before: dict[int, set[str]]):
     """The counts the queue list shows, for every queue and assignee these changes touched.
 
     Everyone's counts (new, open, overdue) go to the queue's stream and to supervisors. "Mine" goes
@@ -167,11 +166,11 @@ def _add_counts(events: dict[str, list[tuple[str, str]]], rows: list[Conversatio
         slugs[summary.queue.pk] = summary.queue.slug
         html = _counts_html(summary.queue.slug, summary.counts())
         for group in (ALL, queue_group(summary.queue.pk)):
-            events[group].append(('data-live="counts"', html))
+            events[group].append(({"live": "counts"}, html))
     pairs = {(user, queue) for user, queue in pairs if queue in slugs}
     for (user_id, queue_id), mine in mine_counts(pairs).items():
         html = _counts_html(slugs[queue_id], [("mine", COUNT_TITLES["mine"], mine)])
-        events[user_group(user_id)].append(('data-live="counts"', html))
+        events[user_group(user_id)].append(({"live": "counts"}, html))
 
 
 def _counts_html(slug: str, counts: list[tuple[str, str, int]]) -> str:
@@ -186,7 +185,7 @@ def _ids(groups: set[str], prefix: str) -> set[int]:
 def notify_user(user_id: int, kind: str, html: str) -> int:
     """A personal event (an @mention) for one person's browsers."""
     group = user_group(user_id)
-    return int(_send([(group, {"type": "live.event", "html": _numbered(group, [(f'data-live="{kind}"', html)])})]))
+    return int(_send([(group, {"type": "live.event", "html": _numbered(group, [({"live": kind}, html)])})]))
 
 
 def control(group: str, action: str) -> None:
@@ -214,32 +213,17 @@ def current_seq(groups: Iterable[str]) -> dict[str, int]:
     return {group: int(found.get(key, 0)) for key, group in keys.items()}
 
 
-def _numbered(group: str, events: list[tuple[str, str]]) -> str:
-    """The group's events as one frame: each an envelope (a <template> the browser reads and drops,
-    never shows) with the stream's next sequence number, then its content."""
+def _numbered(group: str, events: list[tuple[dict, str]]) -> str:
+    """The group's events as one frame, each with the stream's next sequence number (inbox/live.html#events)."""
     first = next_seq(group, len(events)) - len(events) + 1
-    return "".join(
-        f'<template data-stream="{escape(group)}" data-seq="{first + n}" {attrs}></template>{content}'
-        for n, (attrs, content) in enumerate(events)
-    )
+    numbered = [(first + n, attrs, content) for n, (attrs, content) in enumerate(events)]
+    return render_to_string("inbox/live.html#events", {"stream": group, "events": numbered})
 
 
-def _row_attrs(row: Conversation, version: int) -> str:
-    """What the browser needs to place a row where a reload would put it, or drop it from the list."""
-    attrs = {
-        "live": "row",
-        "conversation": row.pk,
-        "version": version,
-        "queue": row.queue.slug if row.queue else "",
-        "status": row.status,
-        "type": row.message_type,
-        "sentiment": row.sentiment,
-        "network": row.channel.network,
-        "assignee": row.assignee_id or "",
-        "labels": "|".join(label.name for label in row.labels.all()),
-        "priority": row.priority,
-    }  # its place in the list the row itself carries (data-sort, data-resolved), as on a page load
-    return " ".join(f'data-{name}="{escape(value)}"' for name, value in attrs.items())
+def _row_attrs(row: Conversation, version: int) -> dict:
+    """What the browser reads from a row event before asking where it goes (inbox.views.placement):
+    which conversation, the publish's version, and what decides whether it rings for attention."""
+    return {"live": "row", "conversation": row.pk, "version": version, "status": row.status, "priority": row.priority}
 
 
 def _send(sends: list[tuple[str, dict]]) -> bool:

@@ -9,7 +9,7 @@ ghost. Colleagues' browsers get the names with the time each expires and hide th
 import time
 
 from django.core.cache import cache
-from django.utils.html import escape
+from django.template.loader import render_to_string
 
 from inbox.live import groups_for_conversation
 from socialcrm.formatting import person
@@ -63,13 +63,16 @@ def others(conversation_id: int, user) -> list[dict]:
 def fragment(conversation_id: int, people: dict) -> str:
     """The presence envelope and names, rendered once for everyone who may see the conversation."""
     now = time.time()
-    items = "".join(
-        f'<li data-user="{escape(pk)}" data-until="{int(person["until"] * 1000)}"'
-        f' data-typing-until="{int(person["typing"] * 1000) if person["typing"] > now else 0}">'
-        f"{escape(person['name'])}</li>"
-        for pk, person in sorted(people.items())
-    )
-    return f'<template data-live="presence" data-conversation="{conversation_id}"></template><ul>{items}</ul>'
+    shown = [
+        {
+            "user": pk,
+            "name": entry["name"],
+            "until": int(entry["until"] * 1000),
+            "typing_until": int(entry["typing"] * 1000) if entry["typing"] > now else 0,
+        }
+        for pk, entry in sorted(people.items())
+    ]
+    return render_to_string("inbox/live.html#presence", {"conversation_id": conversation_id, "people": shown})
 
 
 def _key(conversation_id: int) -> str:

@@ -199,6 +199,56 @@ def conversation_list(
     a page costs the same however deep it is. Returns the rows and the next page's cursor ("" at the end).
     Raises ValueError for an unknown filter or a malformed cursor.
     """
+    conversations, ordering = _listed(user, queue=queue, status_filter=status_filter, filters=filters)
+    resolved = status_filter == "resolved"
+    if after:
+        conversations = conversations.filter(_after(after, resolved=resolved))
+    rows = list(_as_rows(conversations).order_by(*ordering)[: limit + 1])
+    if len(rows) <= limit:
+        return rows, ""
+    rows = rows[:limit]
+    last = rows[-1]
+    key = [to_micros(last.resolved_at)] if resolved else [last.priority, to_micros(last.due)]
+    return rows, "_".join(str(part) for part in [*key, last.pk])
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where changed conversations go in one list as a browser shows it (see list_placement)."""
+
+    shown: list[Conversation]  # belong among the rows the browser shows: rows to draw
+    below: set[int]  # belong to the list, further down than the browser has loaded
+    gone: set[int]  # not in this list (or not visible to this user): off it
+
+
+def list_placement(
+    user,
+    *,
+    queue: Queue,
+    status_filter: str = "active",
+    filters: ListFilters = ListFilters(),
+    ids: list[int],
+    until: str = "",
+) -> Placement:
+    """Which of these conversations belong to this list, as the browser shows it down to `until` (the
+    cursor of the page after the last it loaded; "" when it shows the list to its end).
+
+    The list's own query decides, with the user's access: the browser never matches or orders rows.
+    Two queries however many ids, so a live change costs each open list one small request.
+    """
+    conversations, _ = _listed(user, queue=queue, status_filter=status_filter, filters=filters)
+    listed = conversations.filter(pk__in=ids)
+    below = set()
+    if until:
+        below = set(listed.filter(_after(until, resolved=status_filter == "resolved")).values_list("pk", flat=True))
+    shown = list(_as_rows(listed.exclude(pk__in=below)).order_by("pk"))
+    return Placement(shown=shown, below=below, gone=set(ids) - below - {row.pk for row in shown})
+
+
+def _listed(
+    user, *, queue: Queue, status_filter: str, filters: ListFilters
+) -> tuple[QuerySet[Conversation], list[str]]:
+    """The conversations a list of a queue holds for this user, and its order (the one source of both)."""
     conversations = conversations_visible_to(user).filter(queue=queue)
     if status_filter == "active":
         conversations = conversations.filter(status__in=ACTIVE_STATUSES)
@@ -221,21 +271,9 @@ def conversation_list(
     if filters.label:
         labelled = Conversation.labels.through.objects.filter(label__name=filters.label).values("conversation_id")
         conversations = conversations.filter(pk__in=labelled)
-    resolved = status_filter == "resolved"
-    if resolved:
-        ordering = ["-resolved_at", "-id"]
-    else:
-        conversations = conversations.annotate(due=Coalesce("first_response_due_at", Value(NEVER_DUE)))
-        ordering = ["-priority", "due", "id"]
-    if after:
-        conversations = conversations.filter(_after(after, resolved=resolved))
-    rows = list(_as_rows(conversations).order_by(*ordering)[: limit + 1])
-    if len(rows) <= limit:
-        return rows, ""
-    rows = rows[:limit]
-    last = rows[-1]
-    key = [to_micros(last.resolved_at)] if resolved else [last.priority, to_micros(last.due)]
-    return rows, "_".join(str(part) for part in [*key, last.pk])
+    if status_filter == "resolved":
+        return conversations, ["-resolved_at", "-id"]
+    return conversations.annotate(due=Coalesce("first_response_due_at", Value(NEVER_DUE))), ["-priority", "due", "id"]
 
 
 def _as_rows(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
@@ -251,8 +289,8 @@ def _as_rows(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
 
 
 def conversation_rows(ids: list[int]) -> list[Conversation]:
-    """Conversations as list rows (for live events), with their labels; in id order."""
-    return list(_as_rows(Conversation.objects.filter(pk__in=ids)).prefetch_related("labels").order_by("pk"))
+    """Conversations as list rows (for live events); in id order."""
+    return list(_as_rows(Conversation.objects.filter(pk__in=ids)).order_by("pk"))
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

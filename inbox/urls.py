@@ -6,6 +6,7 @@ app_name = "inbox"
 
 urlpatterns = [
     path("", views.inbox, name="home"),
+    path("placement", views.placement, name="placement"),
     path("conversations/<int:conversation_id>/", views.conversation, name="conversation"),
     path("conversations/<int:conversation_id>/queue", views.move_queue, name="move-queue"),
     path("messages/<int:message_id>/triage", views.correct_triage, name="correct-triage"),

@@ -24,6 +24,7 @@ from inbox.selectors import (
     conversation_thread,
     conversations_visible_to,
     customer_sidebar,
+    list_placement,
     queue_board,
     queue_summaries,
 )
@@ -74,19 +75,9 @@ def conversation(request, conversation_id: int):
     return render(request, "inbox/inbox.html", {**context, **pane})
 
 
-def _list_context(request, *, queue_slug: str | None, fall_back: bool = False):
-    summaries = queue_summaries(request.user)
-    status_filter = request.GET.get("status", "active")
-    if status_filter not in LIST_FILTERS:
-        raise BadRequest(f"Unknown status filter; use one of: {', '.join(LIST_FILTERS)}")
-    try:
-        filters = ListFilters.from_query(request.GET)
-    except ValueError as problem:
-        raise BadRequest(str(problem)) from problem
-    current = next((s for s in summaries if s.queue.slug == queue_slug), None)
-    if queue_slug and current is None and not fall_back:
-        raise Http404("No such queue")
-    current = current or (summaries[0] if summaries else None)
+def _list_context(request, *, queue_slug: str | None, fall_back: bool = False) -> dict:
+    """The list pane's page data: the chosen queue, tab and filters, and a page of rows."""
+    summaries, current, status_filter, filters = _chosen_list(request, queue_slug=queue_slug, fall_back=fall_back)
     rows, next_cursor = [], ""
     if current:
         try:
@@ -112,6 +103,54 @@ def _list_context(request, *, queue_slug: str | None, fall_back: bool = False):
         "next_cursor": next_cursor,
         "after": request.GET.get("after", ""),
     }
+
+
+def _chosen_list(request, *, queue_slug: str | None, fall_back: bool = False):
+    """The queue (of those the user sees), tab and filters a request names; 400 or 404 for ones it may not."""
+    summaries = queue_summaries(request.user)
+    status_filter = request.GET.get("status", "active")
+    if status_filter not in LIST_FILTERS:
+        raise BadRequest(f"Unknown status filter; use one of: {', '.join(LIST_FILTERS)}")
+    try:
+        filters = ListFilters.from_query(request.GET)
+    except ValueError as problem:
+        raise BadRequest(str(problem)) from problem
+    current = next((s for s in summaries if s.queue.slug == queue_slug), None)
+    if queue_slug and current is None and not fall_back:
+        raise Http404("No such queue")
+    return summaries, current or (summaries[0] if summaries else None), status_filter, filters
+
+
+# Conversations one placement request may ask about: a browser asks for those changed in the last moment.
+MAX_PLACED = 100
+
+
+@require_GET
+def placement(request):
+    """Where live-changed conversations go in the list a page shows: rows to redraw in place, ids
+    further down than it loaded, ids off it. The list's own query decides (inbox.selectors.list_placement)."""
+    queue_slug = request.GET.get("queue", "")
+    _, current, status_filter, filters = _chosen_list(request, queue_slug=queue_slug)
+    parts = request.GET.get("ids", "").split(",")
+    ids = [parse_id(part) for part in parts]
+    if not queue_slug or not parts[0] or None in ids or len(ids) > MAX_PLACED:
+        raise BadRequest(f"Give the list's queue and up to {MAX_PLACED} conversation ids, comma-separated")
+    try:
+        placed = list_placement(
+            request.user,
+            queue=current.queue,
+            status_filter=status_filter,
+            filters=filters,
+            ids=ids,
+            until=request.GET.get("until", ""),
+        )
+    except ValueError as problem:
+        raise BadRequest(str(problem)) from problem
+    return render(
+        request,
+        "inbox/inbox.html#live-placement",
+        {"placement": placed, "current": current, "status_filter": status_filter},
+    )
 
 
 def _wants_fragment(request, target: str) -> bool:

@@ -7,14 +7,13 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Q
+from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.html import escape
 
 from customers.models import Customer
 from inbox import live
 from inbox.models import Conversation, Event, Note, Status
 from inbox.selectors import conversations_visible_to, queues_visible_to
-from socialcrm.formatting import person
 from socialcrm.roles import is_supervisor
 from triage.models import Priority, Queue
 
@@ -199,14 +198,8 @@ def add_note(*, conversation: Conversation, author, text: str) -> Note:
 
 
 def _tell_mentioned(user_id: int, conversation: Conversation, author) -> None:
-
-    who = escape(person(author))
-    live.notify_user(
-        user_id,
-        "mention",
-        f'<p data-conversation="{conversation.pk}" data-url="/inbox/conversations/{conversation.pk}/">'
-        f"{who} mentioned you on #{conversation.pk} ({escape(str(conversation.customer))})</p>",
-    )
+    html = render_to_string("inbox/live.html#mention", {"conversation": conversation, "author": author})
+    live.notify_user(user_id, "mention", html)
 
 
 def wake_snoozed(*, now: datetime | None = None) -> int:

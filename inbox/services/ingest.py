@@ -186,7 +186,8 @@ def _store_fresh(*, channel: Channel, mentions: list[IncomingMention], now) -> d
         Event(kind=Event.Kind.CONVERSATION_CREATED, conversation=c, customer_id=c.customer_id, data={}) for c in created
     ]
     Event.objects.bulk_create(events)
-    # Not published here: triage, a moment later, publishes the row once with its queue and labels.
+    # Not published here: triage, a moment later, publishes the row once with its queue and labels (or,
+    # when triage fails, the row as stored: inbox.services.triage.triage_messages).
     # Publishing here too doubled the frames per socket and held up the ingest request: at 50 mentions/s
     # to 100 sockets that took 202 -> fragment from p95 0.28 s to 11.7 s (make bench-live).
     return {m.external_id: (m.pk, m.conversation.pk) for m in messages}

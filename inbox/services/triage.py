@@ -1,5 +1,6 @@
 """Triage applied to the inbox: decide for stored messages, route their conversations, take agents' corrections."""
 
+import logging
 from collections import defaultdict
 
 from django.contrib.auth import get_user_model
@@ -16,6 +17,8 @@ from triage.pipeline import Decision, Item, decide
 from triage.scoring import Author
 from triage.services import retrain_if_due
 
+log = logging.getLogger(__name__)
+
 _UNTRIAGED = (Message.TriageState.QUEUED, Message.TriageState.WAITING)
 
 
@@ -26,6 +29,29 @@ SENTIMENT_SCORE_OF = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
 
 
 def triage_messages(*, message_ids: list[int], take_up_to: int = BATCH_LIMIT) -> int:
+    """Classify and route stored messages; when that fails, their conversations are still shown live.
+
+    Ingest publishes nothing: triage, a moment later, publishes each row once with its queue and
+    labels. So that a mention whose triage fails (a classifier's bug, the database going away) still
+    reaches the agents' lists, a failure publishes the rows as stored before it is raised (the task
+    retries, the sweep takes the messages up again).
+    """
+    try:
+        return _triage(message_ids, take_up_to)
+    except Exception:
+        _show_untriaged(message_ids)
+        raise
+
+
+def _show_untriaged(message_ids: list[int]) -> None:
+    try:
+        untriaged = Message.objects.filter(pk__in=message_ids, triage_state__in=_UNTRIAGED)
+        live.publish(set(untriaged.values_list("conversation_id", flat=True)))
+    except Exception:  # the failure being raised says more than this one
+        log.exception("live: the conversations of %d untriaged messages not published", len(message_ids))
+
+
+def _triage(message_ids: list[int], take_up_to: int) -> int:
     """Classify and route stored messages that are not triaged yet; returns how many were triaged.
 
     Besides the messages named, it takes up other untriaged ones, oldest first, up to `take_up_to`

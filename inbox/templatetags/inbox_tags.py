@@ -4,7 +4,6 @@ from django import template
 from django.utils import timezone
 
 from inbox.mentions import is_http_url
-from inbox.models import NEVER_DUE
 from socialcrm.formatting import compact_number, person
 from socialcrm.roles import is_supervisor
 
@@ -54,16 +53,3 @@ def ago(moment) -> str:
     if seconds < 86400 * 30:
         return f"{int(seconds // 86400)} d ago"
     return f"{moment:%-d %b %Y}"
-
-
-@register.filter
-def live_sort(row) -> str:
-    """The row's place in the list on every tab but Resolved, for the browser to put live rows where a
-    reload would: -priority, first reply due, id (as numbers, as conversation_list orders them)."""
-    due = row.first_response_due_at or NEVER_DUE
-    return f"{-row.priority} {int(due.timestamp() * 1000)} {row.pk}"
-
-
-@register.filter
-def epoch_ms(moment) -> str:
-    return str(int(moment.timestamp() * 1000)) if moment else ""

@@ -1,7 +1,7 @@
 // The live inbox: events arrive on /ws/inbox/ (htmx's WebSocket extension, which also reconnects
-// with jittered backoff). Each event's <template data-live> envelope says what it is; rows go where
-// a reload would put them, a gap in a stream's sequence (or a reconnect that missed events) makes
-// the page fetch its list again, and colleagues' presence shows on rows and in the pane.
+// with jittered backoff). Each event's <template data-live> envelope says what it is; the server says
+// where a changed row goes, a gap in a stream's sequence (or a reconnect that missed events) makes the
+// page fetch its list again, and colleagues' presence shows on rows and in the pane.
 (() => {
   const last = {}; // stream -> last sequence number seen
   let socket = null;
@@ -74,7 +74,7 @@
     const kind = meta.dataset.live;
     if (kind === "hello") return hello(meta.dataset.streams || "");
     if (meta.dataset.stream) checkSequence(meta.dataset.stream, Number(meta.dataset.seq));
-    if (kind === "row" && fresh(meta, true)) return placeRow(meta, body.querySelector("li.row"));
+    if (kind === "row" && fresh(meta, true)) return onRow(meta, body.querySelector("li.row"));
     if (kind === "gone" && fresh(meta, false)) return removeRow(meta.dataset.conversation);
     if (kind === "counts") return showCounts(body);
     if (kind === "presence") return showPresence(meta.dataset.conversation, body.querySelectorAll("li"));
@@ -120,17 +120,10 @@
     refetchTimer = setTimeout(() => {
       const section = list();
       if (!section) return;
-      htmx.ajax("GET", listUrl(section), { target: "#conversation-list", swap: "outerHTML" });
-      htmx.ajax("GET", "/inbox/?queue=" + encodeURIComponent(section.dataset.queue), { target: "#queue-nav", swap: "outerHTML" });
+      showList(section);
+      htmx.ajax("GET", section.dataset.navUrl, { target: "#queue-nav", swap: "outerHTML" });
       refreshPane(false);
     }, 150);
-  }
-
-  function listUrl(section) {
-    const d = section.dataset;
-    const params = new URLSearchParams({ queue: d.queue, status: d.status });
-    for (const name of ["type", "sentiment", "network", "label", "assignee"]) if (d[name]) params.set(name, d[name]);
-    return "/inbox/?" + params;
   }
 
   // The queue list's counts, pushed by the server (everyone's to the queue, "mine" to me): swapped by id.
@@ -138,69 +131,94 @@
     for (const count of body.querySelectorAll("[id^='count-']")) document.getElementById(count.id)?.replaceWith(count);
   }
 
-  // --- Rows where a reload would put them ---
-
-  function matches(meta, section) {
-    const d = section.dataset;
-    const m = meta.dataset;
-    if (m.queue !== d.queue) return false;
-    const active = m.status === "new" || m.status === "open";
-    if (d.status === "active" && !active) return false;
-    if (d.status === "mine" && !(active && m.assignee === me())) return false;
-    if (!["active", "mine"].includes(d.status) && m.status !== d.status) return false;
-    if (d.type && m.type !== d.type) return false;
-    if (d.sentiment && m.sentiment !== d.sentiment) return false;
-    if (d.network && m.network !== d.network) return false;
-    if (d.label && !m.labels.split("|").includes(d.label)) return false;
-    if (d.assignee === "none" && m.assignee) return false;
-    if (d.assignee && d.assignee !== "none" && m.assignee !== d.assignee) return false;
-    return true;
+  function showList(section) { // the server's list as a reload would draw it
+    return htmx.ajax("GET", section.dataset.url, { target: "#conversation-list", swap: "outerHTML" });
   }
 
-  function comesBefore(a, b, resolvedTab) {
-    if (resolvedTab) {
-      const [ra, rb] = [Number(a.dataset.resolved), Number(b.dataset.resolved)];
-      return ra !== rb ? ra > rb : rowNumber(a) > rowNumber(b);
-    }
-    const ka = a.dataset.sort.split(" ").map(Number);
-    const kb = b.dataset.sort.split(" ").map(Number);
-    for (let i = 0; i < 3; i++) if (ka[i] !== kb[i]) return ka[i] < kb[i];
-    return false;
-  }
+  // --- Rows: the server says where they go ---
 
-  const rowNumber = (li) => Number(li.id.replace("conversation-", ""));
-
-  function placeRow(meta, li) {
-    const section = list();
+  // A pushed row says a conversation changed; which list it belongs to, and where, only the list's own
+  // query knows. The page asks the server about the conversations changed in the last moment (one
+  // request for a burst) and gets rows to redraw in place, ids further down, ids that left this list.
+  // Rows change in place and never jump under the agent's pointer; new ones wait behind "N new — show".
+  const changed = new Set();
+  let placeTimer = null;
+  function onRow(meta, li) {
     const id = meta.dataset.conversation;
-    const existing = document.getElementById("conversation-" + id);
     if (paneId() === id) refreshPane(true);
     const priority = Number(meta.dataset.priority);
-    if (li && !existing && priority >= 2 && meta.dataset.status === "new") { // whatever tab or filter is shown
-      const what = priority >= 3 ? "Urgent conversation" : "High-priority conversation";
+    if (li && !document.getElementById("conversation-" + id) && priority >= 2 && meta.dataset.status === "new") {
+      const what = priority >= 3 ? "Urgent conversation" : "High-priority conversation"; // whatever the page shows
       const text = `${li.querySelector(".customer-name")?.textContent}: ${li.querySelector(".snippet")?.textContent}`;
-      attention(`row-${id}`, what, text, `/inbox/conversations/${id}/`);
+      attention(`row-${id}`, what, text, li.querySelector("a")?.getAttribute("hx-get"));
     }
-    if (!section || !li) return;
-    if (!matches(meta, section)) {
-      if (existing) existing.remove();
-      return;
-    }
+    changed.add(id);
+    if (!placeTimer) placeTimer = setTimeout(askPlacement, 200);
+  }
+
+  function askPlacement() {
+    placeTimer = null;
+    const section = list();
+    const ids = [...changed].slice(0, 100); // the server takes 100 at a time; the rest ask next
+    ids.forEach((id) => changed.delete(id));
+    if (changed.size) placeTimer = setTimeout(askPlacement, 200);
+    if (!section?.dataset.placementUrl || !ids.length) return;
+    const cursor = document.getElementById("more-rows")?.dataset.cursor;
+    const url = `${section.dataset.placementUrl}&ids=${ids.join(",")}` + (cursor ? `&until=${encodeURIComponent(cursor)}` : "");
+    fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+      .then((html) => { if (document.contains(section)) place(section, html); }) // else the list was drawn afresh
+      .catch(() => refetch());
+  }
+
+  const arrived = new Set(); // rows of this list the page does not show yet
+  function place(section, html) {
+    const box = document.createElement("template");
+    box.innerHTML = html;
     const rows = section.querySelector("ol.rows");
-    if (!rows) return refetch(); // the list was empty: let the server draw it with its header
-    const hadFocus = existing?.contains(document.activeElement);
-    if (existing) {
-      if (existing.classList.contains("selected")) li.classList.add("selected");
-      existing.remove();
+    for (const li of box.content.querySelectorAll("li.row")) {
+      const existing = document.getElementById(li.id);
+      if (existing) replaceRow(existing, li);
+      else if (!rows) return showList(section); // the list was empty: nothing to jump, draw it now
+      else arrived.add(li.id);
     }
-    const resolvedTab = section.dataset.status === "resolved";
-    const after = [...rows.querySelectorAll(":scope > li.row")].find((row) => comesBefore(li, row, resolvedTab));
-    if (!after && section.dataset.more) return markBelow(id); // on a later page, not at the end of this one
-    rows.insertBefore(li, after || rows.querySelector(":scope > li.more"));
+    for (const below of box.content.querySelectorAll("template[data-below]")) {
+      const id = below.dataset.below;
+      document.getElementById("conversation-" + id)?.remove(); // moved further down than this page
+      arrived.delete("conversation-" + id);
+      markBelow(id);
+    }
+    for (const gone of box.content.querySelectorAll("template[data-gone]")) {
+      document.getElementById("conversation-" + gone.dataset.gone)?.remove();
+      arrived.delete("conversation-" + gone.dataset.gone);
+    }
+    showArrived(section);
+  }
+
+  function replaceRow(existing, li) {
+    const hadFocus = existing.contains(document.activeElement);
+    if (existing.classList.contains("selected")) {
+      li.classList.add("selected");
+      li.querySelector("a")?.setAttribute("aria-current", "true");
+    }
+    const pick = li.querySelector("input.pick");
+    if (pick) pick.checked = Boolean(existing.querySelector("input.pick")?.checked); // a bulk choice stays
+    existing.replaceWith(li);
     htmx.process(li);
     if (hadFocus) li.querySelector("a")?.focus({ preventScroll: true }); // j/k go on from here
-    applyPresence(id);
+    applyPresence(li.id.replace("conversation-", ""));
   }
+
+  function showArrived(section) {
+    const banner = section.querySelector("#live-new");
+    if (!banner) return;
+    banner.hidden = arrived.size === 0;
+    banner.querySelector("button").textContent = `${arrived.size} new — show`;
+  }
+  document.addEventListener("click", (event) => {
+    if (!event.target.matches("#live-new button")) return;
+    showList(list()).then(() => list()?.querySelector("li.row a")?.focus({ preventScroll: true }));
+  });
 
   // Rows that belong further down than this page shows: say how many, by "Show more".
   const below = new Set();
@@ -219,6 +237,7 @@
 
   function removeRow(id) { // no longer visible to me: off the list, and the open pane says so
     document.getElementById("conversation-" + id)?.remove();
+    if (arrived.delete("conversation-" + id) && list()) showArrived(list());
     if (paneId() === id) refreshPane(false);
   }
 
@@ -232,7 +251,7 @@
       if (note) note.hidden = false;
       return;
     }
-    htmx.ajax("GET", `/inbox/conversations/${pane.dataset.conversationId}/`, { target: "#conversation-pane", swap: "outerHTML" });
+    htmx.ajax("GET", pane.dataset.url, { target: "#conversation-pane", swap: "outerHTML" });
   }
 
   // --- Presence: who is here, who is typing ---
@@ -257,6 +276,7 @@
     applyPresence(paneId());
     showStatus();
     if (!document.querySelector("#more-rows .live-below")) below.clear(); // the list was drawn again
+    if (list()?.querySelector("#live-new[hidden]")) arrived.clear();
   });
   setInterval(() => { if (viewing) send({ type: "viewing", conversation: viewing }); }, 20000);
   document.addEventListener("htmx:beforeRequest", (event) => { // a reply or note sent: no longer typing

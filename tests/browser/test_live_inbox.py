@@ -87,7 +87,13 @@ def test_a_mention_arrives_and_a_colleagues_assignment_shows_without_a_reload(si
         timeout=10,
     )
     assert response.status_code == 202
+    # The server says it belongs to this list; it waits behind a button, so nothing moves under the pointer.
+    page.locator("#live-new button", has_text="1 new — show").wait_for()
+    assert rows(page) == [f"conversation-{live_inbox['existing'].pk}"]
+    page.locator("#live-new button").click()
     page.locator("#conversation-list", has_text="Still no signal in Leeds").wait_for()
+    assert page.locator("#live-new").is_hidden()
+    assert page.evaluate("document.activeElement.closest('li.row')?.id") == rows(page)[0]  # j/k go on from there
 
     assign_conversation(conversation=live_inbox["existing"], agent=live_inbox["tom"], by=live_inbox["tom"])
     row = page.locator(f"#conversation-{live_inbox['existing'].pk}")
@@ -114,7 +120,7 @@ def test_the_mine_tab_follows_a_colleagues_assignment_and_resolution(signed_in, 
     assert rows(page) == []
 
     assign_conversation(conversation=existing, agent=sam, by=tom)  # Tom hands Dana's conversation to Sam
-    page.locator(f"#conversation-{existing.pk}").wait_for()
+    page.locator(f"#conversation-{existing.pk}").wait_for()  # an empty list is drawn at once: nothing to jump
     page.locator("#count-service-mine", has_text="1").wait_for()
     fresh = signed_in(sam)
     fresh.goto("/inbox/?queue=service&status=mine")
@@ -325,6 +331,27 @@ def test_keyboard_focus_stays_on_a_row_that_changes_live(signed_in, live_inbox):
     change_priority(conversation=existing, priority=3, by=live_inbox["tom"])
     page.locator(f"#conversation-{existing.pk} .tag-priority-3").wait_for()
     assert page.evaluate("document.activeElement.closest('li')?.id") == f"conversation-{existing.pk}"
+    assert not page.errors, page.errors
+
+
+def test_a_row_changes_in_place_keeps_its_bulk_choice_and_leaves_when_it_leaves_the_tab(signed_in, live_inbox):
+    existing, tom = live_inbox["existing"], live_inbox["tom"]
+    other = make_conversation("service", text="Bill is wrong", customer=make_customer("Bo"))
+    page = signed_in(live_inbox["sam"])
+    open_live(page, "/inbox/?queue=service")
+    before = rows(page)
+    page.locator(f"#conversation-{existing.pk} input.pick").check()
+
+    change_priority(conversation=existing, priority=3, by=tom)  # it would sort first on a reload
+    page.locator(f"#conversation-{existing.pk} .tag-priority-3").wait_for()
+    assert rows(page) == before  # changed in place: nothing jumps under the pointer
+    assert page.locator(f"#conversation-{existing.pk} input.pick").is_checked()
+
+    change_status(conversation=other, status="resolved", by=tom)  # no longer on the New & open tab
+    page.locator(f"#conversation-{other.pk}").wait_for(state="detached")
+    assert rows(page) == [f"conversation-{existing.pk}"]
+    assert page.locator("#live-new").is_hidden()
+    assert page.evaluate("window.notReloaded") is True
     assert not page.errors, page.errors
 
 
