@@ -1,6 +1,7 @@
 """The inbox: channels, the messages that arrive on them, and the conversations agents work."""
 
 import json
+import re
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -438,6 +439,23 @@ class CannedReply(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def filled_for(self, conversation: "Conversation", agent) -> str:
+        """The body for this customer and agent: {{ customer.first_name }}, {{ customer.name }},
+        {{ agent.first_name }} and {{ agent.name }} are filled in; anything else stays as written.
+
+        Plain substitution, never the template engine: a canned reply cannot reach other data."""
+        customer = conversation.customer
+        values = {
+            ("customer", "first_name"): customer.first_name or "there",
+            ("customer", "name"): customer.name or customer.first_name or "there",
+            ("agent", "first_name"): (agent.first_name or agent.get_username()) if agent else "",
+            ("agent", "name"): (agent.get_full_name() or agent.get_username()) if agent else "",
+        }
+        return _CANNED_VARIABLE.sub(lambda match: values[(match.group(1), match.group(2))], self.body)
+
+
+_CANNED_VARIABLE = re.compile(r"\{\{\s*(customer|agent)\.(first_name|name)\s*\}\}")
 
 
 class Event(models.Model):

@@ -14,10 +14,12 @@ from django.http import Http404
 from django.utils import timezone
 
 from customers.models import Customer, CustomerRecord
-from inbox.models import ACTIVE_STATUSES, NEVER_DUE, Conversation, Message, Note, Status
+from inbox import presence
+from inbox.models import ACTIVE_STATUSES, NEVER_DUE, CannedReply, Conversation, Label, Message, Note, Status
+from inbox.senders import length_limit
 from socialcrm.db import parse_id
 from socialcrm.roles import is_supervisor
-from triage.models import Queue, TriageDecision
+from triage.models import MessageType, Priority, Queue, Sentiment, TriageDecision
 
 
 def queues_visible_to(user) -> QuerySet[Queue]:
@@ -317,6 +319,37 @@ def _after(cursor: str, *, resolved: bool) -> Q:
     except (ValueError, OverflowError) as problem:
         raise ValueError("That page link is broken; start again from the first page.") from problem
     return Q(priority__lt=priority) | Q(priority=priority, due__gt=when) | Q(priority=priority, due=when, pk__gt=pk)
+
+
+def conversation_pane(user, conversation: Conversation) -> dict:
+    """What the conversation pane shows the user: the thread, the customer beside it, who else is
+    here, and the choices its forms offer (queues, priorities, labels, canned replies, colleagues)."""
+    thread = conversation_thread(conversation)
+    return {
+        "conversation": conversation,
+        "thread": thread,
+        # The newest message the agent is shown: a reply sent after it by someone else asks to confirm.
+        "last_message_id": max((item.pk for item in thread if isinstance(item, Message)), default=0),
+        "customer": customer_sidebar(user, conversation.customer_id),
+        "queues": Queue.objects.filter(is_active=True),
+        "reply_limit": length_limit(conversation.channel),
+        "priorities": Priority.choices,
+        "all_labels": Label.objects.all(),
+        "conversation_labels": list(conversation.labels.all()),
+        "canned_replies": [
+            (canned, canned.filled_for(conversation, user))
+            for canned in CannedReply.objects.filter(Q(queue__isnull=True) | Q(queue_id=conversation.queue_id))
+        ],
+        "message_types": MessageType.choices,
+        "sentiments": Sentiment.choices,
+        "present": presence.others(conversation.pk, user),
+        # Supervisors may give it to a colleague who works its queue.
+        "colleagues": (
+            conversation.queue.members.filter(is_active=True).order_by("username")
+            if conversation.queue_id and is_supervisor(user)
+            else []
+        ),
+    }
 
 
 def conversation_thread(conversation: Conversation) -> list[Message | Note]:

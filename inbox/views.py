@@ -5,7 +5,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import BadRequest, PermissionDenied
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,22 +12,19 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from inbox import presence
-from inbox.models import CannedReply, Conversation, InvalidTransition, Label, Message
+from inbox.models import Conversation, InvalidTransition, Label
 from inbox.selectors import (
     LIST_FILTERS,
     ListFilters,
     access_conversation,
     access_message,
     conversation_list,
-    conversation_thread,
+    conversation_pane,
     conversations_visible_to,
-    customer_sidebar,
     list_placement,
     queue_board,
     queue_summaries,
 )
-from inbox.senders import length_limit
 from inbox.services import conversations, replies
 from inbox.services.conversations import assign_conversation, change_status
 from inbox.services.triage import change_queue, correct_message
@@ -159,33 +155,8 @@ def _wants_fragment(request, target: str) -> bool:
 
 
 def _pane(request, conversation) -> dict:
-    thread = conversation_thread(conversation)
-    return {
-        "conversation": conversation,
-        "thread": thread,
-        # The newest message the agent is shown: a reply sent after it by someone else asks to confirm.
-        "last_message_id": max((item.pk for item in thread if isinstance(item, Message)), default=0),
-        "customer": customer_sidebar(request.user, conversation.customer_id),
-        "queues": Queue.objects.filter(is_active=True),
-        "reply_limit": length_limit(conversation.channel),
-        "reply_key": uuid.uuid4(),  # names the reply this form sends: sent twice, it is still one reply
-        "priorities": Priority.choices,
-        "all_labels": Label.objects.all(),
-        "conversation_labels": list(conversation.labels.all()),
-        "canned_replies": [
-            (canned, replies.fill_canned_reply(canned.body, conversation=conversation, agent=request.user))
-            for canned in CannedReply.objects.filter(Q(queue__isnull=True) | Q(queue_id=conversation.queue_id))
-        ],
-        "message_types": MessageType.choices,
-        "sentiments": Sentiment.choices,
-        "present": presence.others(conversation.pk, request.user),
-        # Supervisors may give it to a colleague who works its queue.
-        "colleagues": (
-            conversation.queue.members.filter(is_active=True).order_by("username")
-            if conversation.queue_id and is_supervisor(request.user)
-            else []
-        ),
-    }
+    # reply_key names the reply this form sends: sent twice, it is still one reply.
+    return {**conversation_pane(request.user, conversation), "reply_key": uuid.uuid4()}
 
 
 def _render_pane(request, conversation_id: int, *, corrected: int | None = None):

@@ -1,7 +1,6 @@
 """Replies out: queue one on the customer's own channel, deliver it, retry, and sweep up lost sends."""
 
 import logging
-import re
 import uuid
 from datetime import datetime, timedelta
 
@@ -254,21 +253,3 @@ def sweep_stuck_replies(*, now: datetime | None = None) -> int:
                 deliver_reply.delay_on_commit(message.pk)
             moved += 1
     return moved
-
-
-_VARIABLE = re.compile(r"\{\{\s*(customer|agent)\.(first_name|name)\s*\}\}")
-
-
-def fill_canned_reply(body: str, *, conversation: Conversation, agent) -> str:
-    """A canned reply's text for this customer and agent: {{ customer.first_name }}, {{ customer.name }},
-    {{ agent.first_name }} and {{ agent.name }} are filled in; anything else stays as written.
-
-    Plain substitution, never the template engine: a canned reply cannot reach other data."""
-    customer = conversation.customer
-    values = {
-        ("customer", "first_name"): customer.first_name or "there",
-        ("customer", "name"): customer.name or customer.first_name or "there",
-        ("agent", "first_name"): (agent.first_name or agent.get_username()) if agent else "",
-        ("agent", "name"): (agent.get_full_name() or agent.get_username()) if agent else "",
-    }
-    return _VARIABLE.sub(lambda match: values[(match.group(1), match.group(2))], body)
