@@ -13,10 +13,11 @@ from django.views.decorators.debug import sensitive_variables
 
 from customers.models import Customer, Identity, Network
 from socialcrm import encryption
+from socialcrm.errors import Refused
 from triage.models import MessageType, Priority, Queue, Sentiment
 
 
-class InvalidTransition(ValueError):
+class InvalidTransition(Refused):
     """The conversation cannot move from its status to the one asked for."""
 
 

@@ -18,6 +18,7 @@ from inbox import presence
 from inbox.models import ACTIVE_STATUSES, NEVER_DUE, CannedReply, Conversation, Label, Message, Note, Status
 from inbox.senders import length_limit
 from socialcrm.db import parse_id
+from socialcrm.errors import Refused
 from socialcrm.roles import is_supervisor
 from triage.models import MessageType, Priority, Queue, Sentiment, TriageDecision
 
@@ -149,7 +150,7 @@ class ListFilters:
 
     @classmethod
     def from_query(cls, query) -> "ListFilters":
-        """From the request's GET parameters; raises ValueError naming a value it does not know."""
+        """From the request's GET parameters; raises Refused naming a value it does not know."""
         from customers.models import Network
         from triage.models import MessageType, Sentiment
 
@@ -161,14 +162,14 @@ class ListFilters:
             assignee=query.get("assignee", ""),
         )
         if filters.assignee and filters.assignee != "none" and parse_id(filters.assignee) is None:
-            raise ValueError("Unknown assignee; use 'none' for unassigned, or a colleague's id")
+            raise Refused("Unknown assignee; use 'none' for unassigned, or a colleague's id")
         for value, allowed, name in (
             (filters.message_type, MessageType.values, "type"),
             (filters.sentiment, Sentiment.values, "sentiment"),
             (filters.network, Network.values, "network"),
         ):
             if value and value not in allowed:
-                raise ValueError(f"Unknown {name} {value!r}; use one of: {', '.join(allowed)}")
+                raise Refused(f"Unknown {name} {value!r}; use one of: {', '.join(allowed)}")
         return filters
 
     def as_query(self) -> str:
@@ -199,7 +200,7 @@ def conversation_list(
 
     Keyset pagination: `after` is the cursor the previous page returned ("" for the first page), so
     a page costs the same however deep it is. Returns the rows and the next page's cursor ("" at the end).
-    Raises ValueError for an unknown filter or a malformed cursor.
+    Raises Refused for an unknown filter or a malformed cursor.
     """
     conversations, ordering = _listed(user, queue=queue, status_filter=status_filter, filters=filters)
     resolved = status_filter == "resolved"
@@ -259,7 +260,7 @@ def _listed(
     elif status_filter in LIST_FILTERS:
         conversations = conversations.filter(status=status_filter)
     else:
-        raise ValueError(f"unknown list filter {status_filter!r}")
+        raise Refused(f"unknown list filter {status_filter!r}")
     if filters.message_type:
         conversations = conversations.filter(message_type=filters.message_type)
     if filters.sentiment:
@@ -317,7 +318,7 @@ def _after(cursor: str, *, resolved: bool) -> Q:
         priority, micros, pk = numbers
         when = from_micros(micros)
     except (ValueError, OverflowError) as problem:
-        raise ValueError("That page link is broken; start again from the first page.") from problem
+        raise Refused("That page link is broken; start again from the first page.") from problem
     return Q(priority__lt=priority) | Q(priority=priority, due__gt=when) | Q(priority=priority, due=when, pk__gt=pk)
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from inbox.models import Conversation, InvalidTransition, Label
+from inbox.models import Conversation, Label
 from inbox.selectors import (
     LIST_FILTERS,
     ListFilters,
@@ -29,6 +29,7 @@ from inbox.services import conversations, replies
 from inbox.services.conversations import assign_conversation, change_status
 from inbox.services.triage import change_queue, correct_message
 from socialcrm.db import parse_id
+from socialcrm.errors import Refused
 from socialcrm.formatting import person
 from socialcrm.roles import is_supervisor
 from triage.models import MessageType, Priority, Queue, Sentiment
@@ -76,16 +77,13 @@ def _list_context(request, *, queue_slug: str | None, fall_back: bool = False) -
     summaries, current, status_filter, filters = _chosen_list(request, queue_slug=queue_slug, fall_back=fall_back)
     rows, next_cursor = [], ""
     if current:
-        try:
-            rows, next_cursor = conversation_list(
-                request.user,
-                queue=current.queue,
-                status_filter=status_filter,
-                filters=filters,
-                after=request.GET.get("after", ""),
-            )
-        except ValueError as problem:
-            raise BadRequest(str(problem)) from problem
+        rows, next_cursor = conversation_list(
+            request.user,
+            queue=current.queue,
+            status_filter=status_filter,
+            filters=filters,
+            after=request.GET.get("after", ""),
+        )
     return {
         "summaries": summaries,
         "current": current,
@@ -107,10 +105,7 @@ def _chosen_list(request, *, queue_slug: str | None, fall_back: bool = False):
     status_filter = request.GET.get("status", "active")
     if status_filter not in LIST_FILTERS:
         raise BadRequest(f"Unknown status filter; use one of: {', '.join(LIST_FILTERS)}")
-    try:
-        filters = ListFilters.from_query(request.GET)
-    except ValueError as problem:
-        raise BadRequest(str(problem)) from problem
+    filters = ListFilters.from_query(request.GET)
     current = next((s for s in summaries if s.queue.slug == queue_slug), None)
     if queue_slug and current is None and not fall_back:
         raise Http404("No such queue")
@@ -131,17 +126,14 @@ def placement(request):
     ids = [parse_id(part) for part in parts]
     if not queue_slug or not parts[0] or None in ids or len(ids) > MAX_PLACED:
         raise BadRequest(f"Give the list's queue and up to {MAX_PLACED} conversation ids, comma-separated")
-    try:
-        placed = list_placement(
-            request.user,
-            queue=current.queue,
-            status_filter=status_filter,
-            filters=filters,
-            ids=ids,
-            until=request.GET.get("until", ""),
-        )
-    except ValueError as problem:
-        raise BadRequest(str(problem)) from problem
+    placed = list_placement(
+        request.user,
+        queue=current.queue,
+        status_filter=status_filter,
+        filters=filters,
+        ids=ids,
+        until=request.GET.get("until", ""),
+    )
     return render(
         request,
         "inbox/inbox.html#live-placement",
@@ -188,10 +180,7 @@ def move_queue(request, conversation_id: int):
     form = MoveQueueForm(request.POST)
     if not form.is_valid():
         raise BadRequest("Choose one of the open queues.")
-    try:
-        conversation = change_queue(conversation=conversation, queue=form.cleaned_data["queue"], by=request.user)
-    except ValueError as problem:  # the queue closed in the meantime
-        raise BadRequest(str(problem)) from problem
+    conversation = change_queue(conversation=conversation, queue=form.cleaned_data["queue"], by=request.user)
     if conversations_visible_to(request.user).filter(pk=conversation.pk).exists():
         return _render_pane(request, conversation.pk)
     # Moved out of the agent's own queues: back to their inbox, saying where it went.
@@ -215,15 +204,12 @@ def correct_triage(request, message_id: int):
     form = CorrectTriageForm(request.POST)
     if not form.is_valid():
         raise BadRequest("Choose a type and a sentiment from the lists.")
-    try:
-        correct_message(
-            message=message,
-            message_type=form.cleaned_data["message_type"],
-            sentiment=form.cleaned_data["sentiment"],
-            by=request.user,
-        )
-    except ValueError as problem:
-        raise BadRequest(str(problem)) from problem
+    correct_message(
+        message=message,
+        message_type=form.cleaned_data["message_type"],
+        sentiment=form.cleaned_data["sentiment"],
+        by=request.user,
+    )
     return _render_pane(request, message.conversation_id, corrected=message.pk)
 
 
@@ -242,10 +228,7 @@ def assign(request, conversation_id: int):
             raise BadRequest("No active colleague with that id.")
     else:
         raise BadRequest("Choose 'me', nobody, or (as a supervisor) a colleague.")
-    try:
-        conversation = assign_conversation(conversation=conversation, agent=agent, by=request.user)
-    except ValueError as problem:
-        raise BadRequest(str(problem)) from problem
+    conversation = assign_conversation(conversation=conversation, agent=agent, by=request.user)
     if request.POST.get("next") == "board":
         messages.success(request, f"#{conversation.pk} now with {person(conversation.assignee, 'nobody')}.")
         return redirect("inbox:board")
@@ -270,10 +253,7 @@ def set_status(request, conversation_id: int):
         if not hours:
             raise BadRequest("Say for how long to snooze.")
         snoozed_until = timezone.now() + timedelta(hours=hours)
-    try:
-        change_status(conversation=conversation, status=status, by=request.user, snoozed_until=snoozed_until)
-    except InvalidTransition as problem:
-        raise BadRequest(str(problem)) from problem
+    change_status(conversation=conversation, status=status, by=request.user, snoozed_until=snoozed_until)
     return _render_pane(request, conversation.pk)
 
 
@@ -281,10 +261,7 @@ def set_status(request, conversation_id: int):
 def add_note(request, conversation_id: int):
     """An internal note on the conversation, with @mentions."""
     conversation = _acting_on(request, conversation_id, "inbox.add_note")
-    try:
-        conversations.add_note(conversation=conversation, author=request.user, text=request.POST.get("text", ""))
-    except ValueError as problem:
-        raise BadRequest(str(problem)) from problem
+    conversations.add_note(conversation=conversation, author=request.user, text=request.POST.get("text", ""))
     return _render_pane(request, conversation.pk)
 
 
@@ -321,16 +298,13 @@ def send_reply(request, conversation_id: int):
         if request.htmx:
             return render(request, "inbox/inbox.html#conversation-pane", pane, status=409)
         return render(request, "inbox/inbox.html", {**_list_context(request, queue_slug=None, fall_back=True), **pane})
-    try:
-        replies.reply(
-            conversation=conversation,
-            text=request.POST.get("text", ""),
-            private=request.POST.get("private") == "on",
-            by=request.user,
-            key=key,
-        )
-    except (ValueError, InvalidTransition) as problem:
-        raise BadRequest(str(problem)) from problem
+    replies.reply(
+        conversation=conversation,
+        text=request.POST.get("text", ""),
+        private=request.POST.get("private") == "on",
+        by=request.user,
+        key=key,
+    )
     return _render_pane(request, conversation.pk)
 
 
@@ -354,10 +328,7 @@ def retry_reply(request, message_id: int):
     message = access_message(request.user, message_id)
     if not request.user.has_perm("inbox.add_message"):
         raise PermissionDenied
-    try:
-        replies.retry_reply(message=message, by=request.user)
-    except ValueError as problem:
-        raise BadRequest(str(problem)) from problem
+    replies.retry_reply(message=message, by=request.user)
     return _render_pane(request, message.conversation_id)
 
 
@@ -420,7 +391,7 @@ def bulk(request):
             else:
                 change_status(conversation=conversation, status=action, by=request.user)
             done += 1
-        except (ValueError, InvalidTransition) as problem:
+        except Refused as problem:  # refused for this one; the others go on
             refused.append(f"#{conversation.pk}: {problem}")
     unseen = len(ids) - done - len(refused)
     label = f"Moved to {queue.name}" if queue else BULK_ACTIONS[action]

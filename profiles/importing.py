@@ -22,6 +22,7 @@ from customers.models import Customer, CustomerRecord, Tier
 from inbox.models import Event
 from profiles.services import parse_tags
 from socialcrm.db import update_rows
+from socialcrm.errors import Refused
 
 CUSTOMER_COLUMNS = ("external_ref", "email", "phone", "name", "tier", "lifetime_value", "tags")
 RECORD_COLUMNS = (
@@ -115,7 +116,7 @@ def parse_row(line: int, row: dict[str, str]) -> ImportRow:
     if value["tags"]:
         try:
             parsed.tags = parse_tags(value["tags"], separators=";|")
-        except ValueError as problem:
+        except Refused as problem:
             raise Rejected(f"tags: {problem}") from None
     if any(value[column] for column in RECORD_COLUMNS):
         parsed.record = _record(value)

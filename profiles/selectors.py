@@ -18,6 +18,7 @@ from customers.models import Customer, CustomerRecord, Identity, Merge, NotDupli
 from inbox.models import Event, Message
 from inbox.selectors import conversations_visible_to, from_micros, to_micros
 from socialcrm.db import parse_id
+from socialcrm.errors import Refused
 from socialcrm.roles import is_supervisor
 
 
@@ -114,7 +115,7 @@ def _parse_cursor(cursor: str) -> tuple[datetime, str, int]:
             raise ValueError(kind)
         return from_micros(int(micros)), kind, int(pk)
     except (ValueError, OverflowError) as problem:
-        raise ValueError("That page link is broken; start again from the newest.") from problem
+        raise Refused("That page link is broken; start again from the newest.") from problem
 
 
 def _older(cursor: tuple[datetime, str, int], kind: str, time_field: str) -> Q:

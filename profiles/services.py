@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from customers.models import Customer, CustomerNote, CustomerRecord, Identity, Merge, NotDuplicate, Tier
 from inbox.models import Conversation, Event, Message
+from socialcrm.errors import Refused
 
 MAX_TAGS, MAX_TAG_LENGTH = 30, 40
 
@@ -18,17 +19,17 @@ def parse_tags(text: str, *, separators: str = ",") -> list[str]:
     Raises ValueError for too many or too long tags.
     """
     if "\x00" in text:
-        raise ValueError("Tags cannot contain NUL characters.")
+        raise Refused("Tags cannot contain NUL characters.")
     tags: list[str] = []
     for raw in re.split(f"[{re.escape(separators)}]", text):
         tag = " ".join(raw.split())
         if not tag or tag.casefold() in {t.casefold() for t in tags}:
             continue
         if len(tag) > MAX_TAG_LENGTH:
-            raise ValueError(f"A tag can be at most {MAX_TAG_LENGTH} characters: {tag[:MAX_TAG_LENGTH]}…")
+            raise Refused(f"A tag can be at most {MAX_TAG_LENGTH} characters: {tag[:MAX_TAG_LENGTH]}…")
         tags.append(tag)
     if len(tags) > MAX_TAGS:
-        raise ValueError(f"{len(tags)} tags is more than {MAX_TAGS}, the most a customer can have.")
+        raise Refused(f"{len(tags)} tags is more than {MAX_TAGS}, the most a customer can have.")
     return tags
 
 
@@ -55,11 +56,11 @@ def add_customer_note(*, customer: Customer, author, text: str) -> CustomerNote:
     _refuse_if_merged(customer)
     text = text.strip()
     if not text:
-        raise ValueError("Write something first: the note is empty.")
+        raise Refused("Write something first: the note is empty.")
     if "\x00" in text:
-        raise ValueError("The note contains a NUL character; paste it again as plain text.")
+        raise Refused("The note contains a NUL character; paste it again as plain text.")
     if len(text) > MAX_NOTE_LENGTH:
-        raise ValueError(f"A note can be at most {MAX_NOTE_LENGTH:,} characters.")
+        raise Refused(f"A note can be at most {MAX_NOTE_LENGTH:,} characters.")
     note = CustomerNote.objects.create(customer=customer, author=author, text=text)
     Event.objects.create(
         kind=Event.Kind.CUSTOMER_NOTE_ADDED, actor=author, customer=customer, data={"note_id": note.pk}
@@ -69,7 +70,7 @@ def add_customer_note(*, customer: Customer, author, text: str) -> CustomerNote:
 
 def _refuse_if_merged(customer: Customer) -> None:
     if customer.merged_into_id:
-        raise ValueError(f"{customer} was merged into customer #{customer.merged_into_id}; change that one instead.")
+        raise Refused(f"{customer} was merged into customer #{customer.merged_into_id}; change that one instead.")
 
 
 # Fields a merge fills in on the kept customer when it has none; tier and value take the larger.
@@ -98,12 +99,12 @@ def merge_customers(*, keep: Customer, merge: Customer, by) -> Merge:
     it still lead somewhere and the merge can be undone. Raises ValueError when it cannot be done.
     """
     if keep.pk == merge.pk:
-        raise ValueError("A customer cannot be merged into themselves.")
+        raise Refused("A customer cannot be merged into themselves.")
     locked = _lock_customers(keep.pk, merge.pk)
     keep, merge = locked[keep.pk], locked[merge.pk]
     for customer in (keep, merge):
         if customer.merged_into_id:
-            raise ValueError(f"{customer} was already merged into customer #{customer.merged_into_id}.")
+            raise Refused(f"{customer} was already merged into customer #{customer.merged_into_id}.")
 
     moved = {
         name: list(model.objects.filter(customer=merge).values_list("pk", flat=True)) for name, model in _MOVED.items()
@@ -162,15 +163,15 @@ def undo_merge(*, merge: Merge, by) -> Merge:
     locked = _lock_customers(merge.kept_id, merge.merged_id)
     keep, merged = locked[merge.kept_id], locked[merge.merged_id]
     if merge.undone_at:
-        raise ValueError(f"This merge was already undone on {merge.undone_at:%Y-%m-%d %H:%M}.")
+        raise Refused(f"This merge was already undone on {merge.undone_at:%Y-%m-%d %H:%M}.")
     if keep.merged_into_id:
-        raise ValueError(f"{keep} has since been merged into customer #{keep.merged_into_id}; undo that first.")
+        raise Refused(f"{keep} has since been merged into customer #{keep.merged_into_id}; undo that first.")
     if merged.merged_into_id != keep.pk:
-        raise ValueError("The merged customer no longer points at the kept one; this merge cannot be undone.")
+        raise Refused("The merged customer no longer points at the kept one; this merge cannot be undone.")
 
     reference = merge.merged_before.get("external_ref", "")
     if reference and Customer.objects.filter(external_ref=reference).exclude(pk=keep.pk).exists():
-        raise ValueError(f"Another customer now has the reference {reference!r}; change it there first.")
+        raise Refused(f"Another customer now has the reference {reference!r}; change it there first.")
 
     returning = set(merge.moved.get("conversations", [])) | _started_since(merge, keep)
     moved_back = {"conversations": len(returning)}
@@ -247,7 +248,7 @@ def _started_since(merge: Merge, keep: Customer) -> set[int]:
 def mark_not_duplicate(*, first: Customer, second: Customer, by) -> NotDuplicate:
     """Record that two customers are different people, so the duplicates list stops offering them."""
     if first.pk == second.pk:
-        raise ValueError("That is the same customer twice.")
+        raise Refused("That is the same customer twice.")
     low, high = sorted((first.pk, second.pk))
     record, _ = NotDuplicate.objects.get_or_create(first_id=low, second_id=high, defaults={"by": by})
     return record

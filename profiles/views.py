@@ -19,6 +19,7 @@ from profiles.selectors import (
     undoable_merges,
 )
 from socialcrm.db import parse_id
+from socialcrm.errors import Refused
 from socialcrm.roles import is_supervisor
 
 MERGE_PERMISSION = "customers.merge_customer"
@@ -47,10 +48,7 @@ def customer(request, customer_id: int):
         messages.info(request, f"Customer #{customer.pk} was merged into this one.")
         return redirect("profiles:customer", customer_id=customer.merged_into_id)
     if request.htmx and request.htmx.target == "timeline-more":
-        try:
-            entries, older = customer_timeline(request.user, customer, before=request.GET.get("before", ""))
-        except ValueError as problem:
-            raise BadRequest(str(problem)) from problem
+        entries, older = customer_timeline(request.user, customer, before=request.GET.get("before", ""))
         context = {"customer": customer, "entries": entries, "older": older, "focus_first": True}
         return render(request, "profiles/customer.html#timeline-entries", context)
     return _customer_page(request, customer)
@@ -60,7 +58,7 @@ def _customer_page(request, customer, *, status: int = 200, **typed):
     """The whole page; `typed` carries back what the user typed into a form that was refused."""
     try:
         entries, older = customer_timeline(request.user, customer, before=request.GET.get("before", ""))
-    except ValueError as problem:
+    except Refused as problem:
         messages.error(request, str(problem))
         entries, older = customer_timeline(request.user, customer)
     months = sentiment_by_month(request.user, customer)
@@ -94,7 +92,7 @@ def add_note(request, customer_id: int):
     text = request.POST.get("text", "")
     try:
         services.add_customer_note(customer=customer, author=request.user, text=text)
-    except ValueError as problem:
+    except Refused as problem:
         messages.error(request, f"Note not added. {problem}")
         return _customer_page(request, customer, status=400, note_value=text)
     messages.success(request, "Note added.")
@@ -110,7 +108,7 @@ def set_tags(request, customer_id: int):
     try:
         tags = services.parse_tags(typed)
         services.set_tags(customer=customer, tags=tags, by=request.user)
-    except ValueError as problem:
+    except Refused as problem:
         messages.error(request, f"Tags not changed. {problem}")
         return _customer_page(request, customer, status=400, tags_value=typed)
     messages.success(request, "Tags saved." if tags else "Tags removed.")
@@ -149,7 +147,7 @@ def merge(request, customer_id: int):
     if request.method == "POST":
         try:
             record = services.merge_customers(keep=keep, merge=other, by=request.user)
-        except ValueError as problem:
+        except Refused as problem:
             messages.error(request, str(problem))
         else:
             messages.success(request, f"Merged #{other.pk} ({other}) into #{keep.pk}: {_moved(record.moved)}.")
@@ -188,7 +186,7 @@ def undo_merge(request, merge_id: int):
     keep = _merge_door(request, record.kept_id)
     try:
         services.undo_merge(merge=record, by=request.user)
-    except ValueError as problem:
+    except Refused as problem:
         messages.error(request, str(problem))
     else:
         messages.success(
@@ -213,9 +211,6 @@ def not_duplicate(request):
     pair = list(customers_visible_to(request.user).filter(pk__in=[pk for pk in ids if pk is not None]))
     if len(ids) != 2 or len(pair) != 2:
         raise BadRequest("Choose two customers.")
-    try:
-        services.mark_not_duplicate(first=pair[0], second=pair[1], by=request.user)
-    except ValueError as problem:
-        raise BadRequest(str(problem)) from problem
+    services.mark_not_duplicate(first=pair[0], second=pair[1], by=request.user)
     messages.success(request, f"Noted: #{pair[0].pk} ({pair[0]}) and #{pair[1].pk} ({pair[1]}) are different people.")
     return redirect("profiles:duplicates")

@@ -1,8 +1,10 @@
 """How a refused request is answered: one place, so no error path can echo what the user sent.
 
-Views raise django.core.exceptions.BadRequest("why") for a 400. A page gets the reason inside the
-400 template (autoescaped like any text); an htmx request gets it as text/plain, which the inbox
-shows with textContent. Nothing here builds HTML from a string.
+Services raise Refused("why") when the domain refuses what a user asked (a conversation already
+resolved, a note with nothing in it, a merge of a customer with itself); views raise
+django.core.exceptions.BadRequest("why") for a request they cannot read. Either is a 400 here. A
+page gets the reason inside the 400 template (autoescaped like any text); an htmx request gets it as
+text/plain, which the inbox shows with textContent; the API gets it as JSON. Nothing here builds HTML from a string.
 """
 
 import logging
@@ -16,6 +18,15 @@ from django.utils.deprecation import MiddlewareMixin
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 logger = logging.getLogger(__name__)
+
+
+class Refused(BadRequest):
+    """What a user asked that the domain refuses, with a reason written for them to read.
+
+    Raised by services; answered here as a 400 at every door (the error page, text for htmx, JSON at
+    the API), so a view catches it only to do something else (keep a form, go on with a bulk action).
+    """
+
 
 GENERIC_REASON = "The request could not be understood."
 RETRY_AFTER_SECONDS = 30
@@ -100,8 +111,14 @@ def _wants_html(request) -> bool:
 
 def handler400(request, exception=None):
     """Django's 400 handler: a reason only when the view gave one on purpose (BadRequest)."""
-    reason = str(exception) if type(exception) is BadRequest and str(exception) else GENERIC_REASON
+    reason = str(exception) if _says_why(exception) and str(exception) else GENERIC_REASON
     return bad_request_response(request, reason)
+
+
+def _says_why(exception) -> bool:
+    """A BadRequest a view raised, or a service's Refused: their reasons are written for the user.
+    (Django's own subclasses, such as a suspicious operation, keep theirs to the log.)"""
+    return type(exception) is BadRequest or isinstance(exception, Refused)
 
 
 NUL_REASON = "The request contains a NUL character, which cannot be stored or searched for; type it again."
@@ -122,7 +139,9 @@ class BadRequestMiddleware(MiddlewareMixin):
         return None
 
     def process_exception(self, request, exception):
-        if type(exception) is BadRequest:
+        if _says_why(exception):
+            if is_machine_door(request):
+                return JsonResponse({"error": str(exception) or GENERIC_REASON}, status=400)
             return bad_request_response(request, str(exception) or GENERIC_REASON)
         if isinstance(exception, UNAVAILABLE):
             logger.error("%s %s: a backing service is unreachable: %r", request.method, request.path, exception)

@@ -14,6 +14,7 @@ from customers.models import Customer
 from inbox import live
 from inbox.models import Conversation, Event, Note, Status
 from inbox.selectors import conversations_visible_to, queues_visible_to
+from socialcrm.errors import Refused
 from socialcrm.roles import is_supervisor
 from triage.models import Priority, Queue
 
@@ -106,7 +107,7 @@ def assign_conversation(*, conversation: Conversation, agent, by) -> Conversatio
         Conversation.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=conversation.pk)
     )
     if agent is not None and not _may_work(agent, conversation):
-        raise ValueError(f"{agent.get_full_name() or agent.get_username()} does not work this conversation's queue.")
+        raise Refused(f"{agent.get_full_name() or agent.get_username()} does not work this conversation's queue.")
     old = conversation.assignee
     if (old.pk if old else None) == (agent.pk if agent else None):
         return conversation
@@ -165,11 +166,11 @@ def add_note(*, conversation: Conversation, author, text: str) -> Note:
 
     text = text.strip()
     if not text:
-        raise ValueError("A note needs some text.")
+        raise Refused("A note needs some text.")
     if "\x00" in text:
-        raise ValueError("The note contains a NUL character; paste it again as plain text.")
+        raise Refused("The note contains a NUL character; paste it again as plain text.")
     if len(text) > NOTE_MAX_LENGTH:
-        raise ValueError(f"A note holds at most {NOTE_MAX_LENGTH:,} characters.")
+        raise Refused(f"A note holds at most {NOTE_MAX_LENGTH:,} characters.")
     note = Note.objects.create(conversation=conversation, author=author, text=text)
     named = {name.rstrip(".").lower() for name in _MENTION.findall(text)}
     colleagues = []
@@ -230,7 +231,7 @@ def change_priority(*, conversation: Conversation, priority: int, by) -> Convers
         Conversation.objects.select_for_update(of=("self",)).select_related("queue__sla_policy").get(pk=conversation.pk)
     )
     if priority not in Priority.values:
-        raise ValueError("Choose low, normal, high or urgent.")
+        raise Refused("Choose low, normal, high or urgent.")
     old = conversation.priority
     if old == priority:
         return conversation

@@ -13,6 +13,7 @@ from inbox.models import Conversation, Event, Message, Status
 from inbox.senders import length_limit
 from inbox.services.conversations import record_event
 from inbox.tasks import deliver_reply
+from socialcrm.errors import Refused
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +55,16 @@ def reply(*, conversation: Conversation, text: str, private: bool, by, key: uuid
     if key is not None:
         already = Message.objects.filter(conversation=conversation, idempotency_key=key).first()
         if already is not None and already.text != text:
-            raise ValueError("This form was already sent as another reply; open the conversation again to send more.")
+            raise Refused("This form was already sent as another reply; open the conversation again to send more.")
         if already is not None:
             return already
     limit = length_limit(conversation.channel)
     if not text:
-        raise ValueError("A reply needs some text.")
+        raise Refused("A reply needs some text.")
     if "\x00" in text:
-        raise ValueError("The reply contains a NUL character; paste it again as plain text.")
+        raise Refused("The reply contains a NUL character; paste it again as plain text.")
     if len(text) > limit:
-        raise ValueError(f"{conversation.channel.get_network_display()} takes at most {limit:,} characters.")
+        raise Refused(f"{conversation.channel.get_network_display()} takes at most {limit:,} characters.")
     now = timezone.now()
     answering = (
         Message.objects.filter(conversation=conversation, direction=Message.Direction.INBOUND)
@@ -109,7 +110,7 @@ def retry_reply(*, message: Message, by) -> Message:
 
     message = Message.objects.select_for_update().get(pk=message.pk)
     if message.delivery != Message.Delivery.FAILED:
-        raise ValueError("Only a reply that failed can be sent again.")
+        raise Refused("Only a reply that failed can be sent again.")
     message.delivery, message.delivery_error, message.delivery_attempts = Message.Delivery.QUEUED, "", 0
     message.delivery_changed_at = timezone.now()
     message.save(update_fields=["delivery", "delivery_error", "delivery_attempts", "delivery_changed_at"])

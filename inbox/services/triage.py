@@ -12,6 +12,7 @@ from inbox import live
 from inbox.models import Conversation, Event, Label, Message
 from inbox.services.conversations import recompute_sla, record_event
 from socialcrm.db import update_rows
+from socialcrm.errors import Refused
 from triage.models import ClassifierVersion, Correction, Priority, Queue, TriageDecision
 from triage.pipeline import Decision, Item, decide
 from triage.scoring import Author
@@ -258,7 +259,7 @@ def change_queue(*, conversation: Conversation, queue: Queue, by) -> Conversatio
     """Move a conversation to another queue; when triage had routed it, the move teaches the router."""
     conversation = Conversation.objects.select_for_update(of=("self",)).select_related("queue").get(pk=conversation.pk)
     if not queue.is_active:
-        raise ValueError(f"The {queue.name} queue is closed.")
+        raise Refused(f"The {queue.name} queue is closed.")
     old = conversation.queue
     if old is not None and old.pk == queue.pk:
         return conversation
@@ -285,7 +286,7 @@ def correct_message(*, message: Message, message_type: str | None = None, sentim
     """An agent says what a message really is; the decision shows it and the router learns from it."""
     decision = TriageDecision.objects.select_for_update().filter(message=message).first()
     if decision is None:
-        raise ValueError("This message has not been triaged yet.")
+        raise Refused("This message has not been triaged yet.")
     changes = []
     if message_type and message_type != decision.message_type:
         changes.append((Correction.Field.TYPE, decision.message_type, message_type))

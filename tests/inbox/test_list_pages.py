@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from inbox.models import Conversation, Label
 from inbox.selectors import ListFilters, conversation_list
+from socialcrm.errors import Refused
 from tests.factories import make_channel, make_conversation, make_user
 from triage.models import Queue
 
@@ -106,7 +107,7 @@ def test_show_more_appends_the_next_page_for_htmx_with_a_fixed_number_of_queries
 
 
 def test_filters_are_parsed_strictly():
-    with pytest.raises(ValueError, match="Unknown type"):
+    with pytest.raises(Refused, match="Unknown type"):
         ListFilters.from_query({"type": "rant"})
     assert ListFilters.from_query({"label": "x" * 80}).label == "x" * 50
     assert ListFilters(message_type="lead", label="vip & co").as_query() == "&type=lead&label=vip+%26+co"

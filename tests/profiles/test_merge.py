@@ -6,6 +6,7 @@ from customers.models import Customer, CustomerNote, CustomerRecord, Identity, M
 from inbox.models import Conversation, Event, Message
 from profiles.selectors import likely_duplicates
 from profiles.services import merge_customers, undo_merge
+from socialcrm.errors import Refused
 from tests.factories import make_channel, make_conversation, make_customer
 
 pytestmark = pytest.mark.django_db
@@ -90,10 +91,10 @@ def test_undo_puts_everything_back_including_what_arrived_since(manager_client, 
 def test_a_merge_is_refused_for_the_same_customer_or_an_already_merged_one(manager):
     keep, other = _two_of_one_person()
     third = make_customer("Third")
-    with pytest.raises(ValueError, match="themselves"):
+    with pytest.raises(Refused, match="themselves"):
         merge_customers(keep=keep, merge=keep, by=manager)
     merge_customers(keep=keep, merge=other, by=manager)
-    with pytest.raises(ValueError, match="already merged"):
+    with pytest.raises(Refused, match="already merged"):
         merge_customers(keep=third, merge=other, by=manager)
 
 
@@ -101,7 +102,7 @@ def test_undo_waits_for_a_later_merge_of_the_kept_customer(manager):
     keep, other = _two_of_one_person()
     first = merge_customers(keep=keep, merge=other, by=manager)
     merge_customers(keep=make_customer("Elsewhere"), merge=keep, by=manager)
-    with pytest.raises(ValueError, match="undo that first"):
+    with pytest.raises(Refused, match="undo that first"):
         undo_merge(merge=first, by=manager)
     assert Merge.objects.get(pk=first.pk).undone_at is None
 
