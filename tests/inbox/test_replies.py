@@ -13,7 +13,7 @@ from inbox.services.replies import deliver, reply
 from tests.factories import make_channel, make_conversation, with_secrets
 
 pytestmark = pytest.mark.django_db
-FIXTURES = Path(__file__).resolve().parents[1] / "connectors" / "fixtures" / "replies"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "replies"
 HX = {"HX-Request": "true", "HX-Target": "conversation-pane"}
 
 

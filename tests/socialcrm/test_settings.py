@@ -10,7 +10,7 @@ import pytest
 
 from socialcrm import env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_django(**environment: str) -> subprocess.CompletedProcess:
