@@ -96,6 +96,16 @@ ChannelSecretsForm = type(
 SECRETS_FORM_FIELDS = [*(replace_field(name) for name in Channel.SECRET_NAMES), "remove_secrets"]
 
 
+# Which of Channel.POLL_STATE, besides when and why it last failed, each polled kind keeps.
+POLL_PREFIX = {Channel.Kind.RSS: "feed_", Channel.Kind.EMAIL: "mailbox_"}
+# What saving the channel form writes: every column but the poller's.
+SAVED_BY_ADMIN = [
+    field.name
+    for field in Channel._meta.concrete_fields
+    if not field.primary_key and field.name not in Channel.POLL_STATE
+]
+
+
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
     form = ChannelSecretsForm
@@ -104,14 +114,14 @@ class ChannelAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     ordering = ["name"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["token_hash", "created_at"]
+    readonly_fields = ["token_hash", "created_at", *Channel.POLL_STATE]
     # Nothing matches posts against keywords yet: admin must not offer them as if they listened.
     exclude = ["listening_keywords"]
 
     def get_fieldsets(self, request, obj=None):
         fields = self.get_fields(request, obj)
-        return [
-            (None, {"fields": [field for field in fields if field not in SECRETS_FORM_FIELDS]}),
+        fieldsets = [
+            (None, {"fields": [field for field in fields if field not in (*SECRETS_FORM_FIELDS, *Channel.POLL_STATE)]}),
             (
                 "Secrets",
                 {
@@ -123,6 +133,17 @@ class ChannelAdmin(admin.ModelAdmin):
                 },
             ),
         ]
+        if obj is not None and obj.kind in (Channel.Kind.RSS, Channel.Kind.EMAIL):
+            polled = [name for name in Channel.POLL_STATE if name.startswith(("last_", POLL_PREFIX[obj.kind]))]
+            fieldsets.append(("Polling", {"fields": polled, "description": "Kept by the poller; read only."}))
+        return fieldsets
+
+    def save_model(self, request, obj, form, change):
+        # A poll may record its state while the form is being saved: write every column but those.
+        if change:
+            obj.save(update_fields=SAVED_BY_ADMIN)
+        else:
+            super().save_model(request, obj, form, change)
 
 
 @admin.register(Label)

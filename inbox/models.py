@@ -48,7 +48,9 @@ class Channel(models.Model):
     listening_keywords = models.TextField(blank=True, help_text="Comma-separated brand words to listen for.")
     token_hash = models.CharField(max_length=128, blank=True, editable=False)
     config = models.JSONField(
-        default=dict, blank=True, help_text="Connector settings (feed URL, mailbox, page id). Secrets go below."
+        default=dict,
+        blank=True,
+        help_text="Connector settings (feed URL, mailbox, page id, poll_seconds). Secrets go below.",
     )
     # Never plaintext: read with secret(), change with set_secret() / remove_secret().
     encrypted_secrets = models.TextField(
@@ -71,6 +73,36 @@ class Channel(models.Model):
         default=60_000, help_text="Mentions accepted per minute through the API before it answers 429."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # What the poller of a feed or mailbox keeps between polls. Only the poller writes these, each
+    # column on its own (inbox.connectors.polling.save_poll_state), never `config`, so an admin's
+    # edit of the config made while a poll runs is not overwritten by it.
+    last_polled_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the feed or mailbox was last polled."
+    )
+    last_poll_error = models.TextField(
+        blank=True, editable=False, help_text="Why the last poll failed; empty when it succeeded."
+    )
+    feed_etag = models.TextField(
+        blank=True, editable=False, help_text="The feed's last ETag, sent back as If-None-Match."
+    )
+    feed_last_modified = models.TextField(
+        blank=True, editable=False, help_text="The feed's last Last-Modified, sent back as If-Modified-Since."
+    )
+    mailbox_uidvalidity = models.PositiveBigIntegerField(
+        default=0, editable=False, help_text="The mailbox's UIDVALIDITY when its last UID was seen."
+    )
+    mailbox_last_uid = models.PositiveBigIntegerField(
+        default=0, editable=False, help_text="The highest UID of the mailbox already stored."
+    )
+
+    POLL_STATE = (
+        "last_polled_at",
+        "last_poll_error",
+        "feed_etag",
+        "feed_last_modified",
+        "mailbox_uidvalidity",
+        "mailbox_last_uid",
+    )
 
     # The secrets the connectors and senders read, and what for (admin offers these).
     SECRET_NAMES = {

@@ -1,7 +1,8 @@
 """E-mail: an IMAP mailbox per channel, polled for new messages by UID.
 
 The channel's `config` holds `host`, `port` (993), `username`, `mailbox` ("INBOX") and `use_ssl`
-(true); its secret `password` logs in. The poller keeps `uidvalidity` and `last_uid` in `config`,
+(true); its secret `password` logs in. The poller keeps the mailbox's UIDVALIDITY and last seen UID
+in the channel's columns `mailbox_uidvalidity` and `mailbox_last_uid` (never in `config`),
 advancing them after each stored batch, so a poll that dies half-way resumes where it stopped.
 The Message-ID is the external id; In-Reply-To, else the last of References, threads replies.
 """
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 
-from inbox.connectors.polling import PollResult, html_to_text, ingest_each_if_need_be, record_poll
+from inbox.connectors.polling import PollResult, html_to_text, ingest_each_if_need_be, record_poll, save_poll_state
 from inbox.mentions import FUTURE_TOLERANCE, IncomingAuthor, IncomingMention, network_text, single_line
 from inbox.models import Channel, SecretsUnreadable
 
@@ -47,8 +48,8 @@ def poll_mailbox(channel: Channel, *, connect: Callable[[Channel], imaplib.IMAP4
             return record_poll(channel, PollResult("error", error="The mailbox could not be opened."))
         _, validity = imap.response("UIDVALIDITY")
         uidvalidity = int(validity[0]) if validity and validity[0] else 0
-        last_uid = int(channel.config.get("last_uid") or 0)
-        if uidvalidity != int(channel.config.get("uidvalidity") or 0):
+        last_uid = channel.mailbox_last_uid
+        if uidvalidity != channel.mailbox_uidvalidity:
             last_uid = 0  # the server renumbered the mailbox: start over; duplicates are skipped
         _, found = imap.uid("SEARCH", None, f"UID {last_uid + 1}:*")
         uids = sorted(uid for uid in (int(x) for x in (found[0] or b"").split()) if uid > last_uid)
@@ -64,8 +65,7 @@ def poll_mailbox(channel: Channel, *, connect: Callable[[Channel], imaplib.IMAP4
             if mentions:
                 result = ingest_each_if_need_be(channel, mentions)
                 accepted, duplicates = accepted + result.accepted, duplicates + result.duplicates
-            channel.config.update(uidvalidity=uidvalidity, last_uid=chunk[-1])
-            Channel.objects.filter(pk=channel.pk).update(config=channel.config)
+            save_poll_state(channel, mailbox_uidvalidity=uidvalidity, mailbox_last_uid=chunk[-1])
     except (OSError, imaplib.IMAP4.error) as problem:
         return record_poll(
             channel, PollResult("error", accepted, duplicates, f"The mailbox failed mid-poll: {problem}")

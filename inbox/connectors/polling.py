@@ -30,18 +30,28 @@ class PollResult:
 
 def is_due(channel: Channel, *, now: datetime) -> bool:
     """Whether the channel's poll interval (config "poll_seconds", default 300) has passed since its last poll."""
-    last = channel.config.get("last_polled_at")
-    if not last:
+    if channel.last_polled_at is None:
         return True
     interval = int(channel.config.get("poll_seconds") or DEFAULT_POLL_SECONDS)
-    return (now - datetime.fromisoformat(last)).total_seconds() >= interval
+    return (now - channel.last_polled_at).total_seconds() >= interval
 
 
-def record_poll(channel: Channel, result: PollResult) -> PollResult:
-    """Note when the channel was polled and its last error (shown in admin), and return the result."""
-    channel.config["last_polled_at"] = timezone.now().isoformat()
-    channel.config["last_error"] = result.error
-    Channel.objects.filter(pk=channel.pk).update(config=channel.config)
+def save_poll_state(channel: Channel, **state) -> None:
+    """Store the named poll-state columns (Channel.POLL_STATE) of the channel, and only those.
+
+    `config` is the admin's: a poll never writes it, so an edit saved while the poll runs stays.
+    """
+    if unknown := set(state) - set(Channel.POLL_STATE):
+        raise TypeError(f"not poll state: {', '.join(sorted(unknown))}")
+    Channel.objects.filter(pk=channel.pk).update(**state)
+    for name, value in state.items():
+        setattr(channel, name, value)
+
+
+def record_poll(channel: Channel, result: PollResult, **cursors) -> PollResult:
+    """Note when the channel was polled, its last error (shown in admin) and any cursors the poll
+    moved on (e.g. the feed's ETag), and return the result."""
+    save_poll_state(channel, last_polled_at=timezone.now(), last_poll_error=result.error, **cursors)
     if result.error:
         logger.warning("channel %s: %s", channel.slug, result.error)
     return result

@@ -1,7 +1,8 @@
 """RSS and Atom feeds (forums, review sites, blogs), polled per channel with conditional GET.
 
-The channel's `config` holds `feed_url` and, optionally, `poll_seconds` (default 300); the poller
-keeps `etag`, `last_modified`, `last_polled_at` and `last_error` there. A 304 means nothing new;
+The channel's `config` holds `feed_url` and, optionally, `poll_seconds` (default 300). The poller
+keeps its own state in the channel's columns, never in `config`: `feed_etag`, `feed_last_modified`,
+`last_polled_at` and `last_poll_error`. A 304 means nothing new;
 entries seen before are duplicates for ingest, so only new ones are stored.
 """
 
@@ -13,7 +14,7 @@ from urllib.parse import urlsplit
 import feedparser
 from django.utils import timezone
 
-from inbox.connectors.polling import PollResult, html_to_text, ingest_each_if_need_be, record_poll
+from inbox.connectors.polling import PollResult, html_to_text, ingest_each_if_need_be, record_poll, save_poll_state
 from inbox.mentions import (
     FUTURE_TOLERANCE,
     MAX_PROFILE_URL_LENGTH,
@@ -44,13 +45,12 @@ def poll_feed(channel: Channel, *, fetcher: Fetcher | None = None) -> PollResult
     if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
         return record_poll(channel, PollResult("error", error="The channel has no http(s) feed_url in its config."))
     headers = {"User-Agent": USER_AGENT}
-    if channel.config.get("etag"):
-        headers["If-None-Match"] = channel.config["etag"]
-    if channel.config.get("last_modified"):
-        headers["If-Modified-Since"] = channel.config["last_modified"]
+    if channel.feed_etag:
+        headers["If-None-Match"] = channel.feed_etag
+    if channel.feed_last_modified:
+        headers["If-Modified-Since"] = channel.feed_last_modified
     # Claim this poll first, so beat does not queue another while a slow feed is being read.
-    channel.config["last_polled_at"] = timezone.now().isoformat()
-    Channel.objects.filter(pk=channel.pk).update(config=channel.config)
+    save_poll_state(channel, last_polled_at=timezone.now())
     try:
         fetched = (fetcher or Fetcher()).get(
             url, headers=headers, max_bytes=MAX_FEED_BYTES, max_seconds=MAX_FETCH_SECONDS
@@ -66,11 +66,11 @@ def poll_feed(channel: Channel, *, fetcher: Fetcher | None = None) -> PollResult
         return record_poll(channel, PollResult("error", error="The feed is not valid RSS or Atom."))
     mentions = entries_to_mentions(feed.entries, source=_host(url) or "feed")
     result = ingest_each_if_need_be(channel, mentions[:MAX_ENTRIES]) if mentions else None
-    channel.config["etag"] = fetched.headers.get("ETag", "")
-    channel.config["last_modified"] = fetched.headers.get("Last-Modified", "")
     return record_poll(
         channel,
         PollResult("fetched", result.accepted if result else 0, result.duplicates if result else 0),
+        feed_etag=fetched.headers.get("ETag", ""),
+        feed_last_modified=fetched.headers.get("Last-Modified", ""),
     )
 
 
@@ -82,7 +82,7 @@ def _host(url: str) -> str:
 
 
 def _poll_error(problem: Exception) -> str:
-    """What an admin reads in `last_error`: the kind of failure, never the connection's own error."""
+    """What an admin reads in `last_poll_error`: the kind of failure, never the connection's own error."""
     if isinstance(problem, FetchRefused):
         return "The feed address is not allowed."
     if isinstance(problem, ResponseTooBig):

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from inbox.connectors.imap import parse_email, poll_mailbox
-from inbox.models import Conversation, Message
+from inbox.models import Channel, Conversation, Message
 from tests.factories import make_channel
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
@@ -87,7 +87,7 @@ def test_only_messages_after_the_last_seen_uid_are_fetched(support):
     assert mailbox.fetched == ["101", "102"]
     assert Message.objects.count() == 2
     support.refresh_from_db()
-    assert support.config["last_uid"] == 102
+    assert support.mailbox_last_uid == 102
 
 
 def test_a_reply_threads_by_references_and_html_becomes_text(support):
@@ -109,6 +109,26 @@ def test_a_renumbered_mailbox_starts_over_without_storing_twice(support):
 
     assert (result.accepted, result.duplicates) == (0, 1)
     assert Message.objects.count() == 1
+    support.refresh_from_db()
+    assert (support.mailbox_uidvalidity, support.mailbox_last_uid) == (8, 5)
+
+
+def test_the_last_seen_uid_is_kept_beside_the_config_an_admin_edits_meanwhile(support):
+    mailbox = RecordedMailbox({101: eml("question.eml"), 102: eml("reply.eml")})
+    edited = {"host": "imap.kestrel.example", "username": "support", "poll_seconds": 120}
+    fetch = mailbox.uid
+
+    def admin_saves_during_the_poll(command, *args):
+        Channel.objects.filter(pk=support.pk).update(config=edited)
+        return fetch(command, *args)
+
+    mailbox.uid = admin_saves_during_the_poll
+    poll_mailbox(support, connect=lambda channel: mailbox)
+
+    support.refresh_from_db()
+    assert support.config == edited
+    assert (support.mailbox_uidvalidity, support.mailbox_last_uid) == (7, 102)
+    assert support.last_polled_at is not None and support.last_poll_error == ""
 
 
 def test_a_message_without_a_sender_is_skipped(support):
@@ -126,7 +146,7 @@ def test_a_failed_login_is_recorded(support):
 
     support.refresh_from_db()
     assert result.status == "error"
-    assert "Could not log in" in support.config["last_error"]
+    assert "Could not log in" in support.last_poll_error
 
 
 def test_garbage_bytes_do_not_break_parsing():
@@ -143,4 +163,4 @@ def test_a_message_over_10_mb_is_skipped_without_fetching_it(support):
     assert mailbox.fetched == ["102"]
     assert result.accepted == 1
     support.refresh_from_db()
-    assert support.config["last_uid"] == 102  # and it is not asked for again
+    assert support.mailbox_last_uid == 102  # and it is not asked for again

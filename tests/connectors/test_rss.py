@@ -3,11 +3,13 @@
 What a feed URL may reach is tested in tests/security/test_ssrf.py.
 """
 
+from datetime import timedelta
 from ipaddress import ip_address
 from pathlib import Path
 
 import httpx
 import pytest
+from django.utils import timezone
 
 from inbox.connectors.rss import poll_feed
 from inbox.models import Channel, Conversation, Message
@@ -80,6 +82,44 @@ def test_an_unchanged_feed_is_not_fetched_again_and_nothing_is_stored_twice(foru
     assert second.status == "not_modified"
     assert server.requests[1].headers["If-None-Match"] == '"v1"'
     assert Message.objects.count() == 2
+    forum.refresh_from_db()
+    assert forum.feed_etag == '"v1"' and forum.last_polled_at is not None and forum.last_poll_error == ""
+    assert forum.config == {"feed_url": "https://community.kestrel.example/latest.rss"}  # only what the admin set
+
+
+def test_a_feed_that_sends_last_modified_is_asked_if_modified_since(forum):
+    stamp = "Mon, 23 Nov 2026 09:00:00 GMT"
+    body = (FIXTURES / "forum.xml").read_bytes()
+    requests = []
+
+    def dated(request):
+        requests.append(request)
+        if request.headers.get("If-Modified-Since") == stamp:
+            return httpx.Response(304)
+        return httpx.Response(200, content=body, headers={"Last-Modified": stamp})
+
+    assert poll_feed(forum, fetcher=recorded(dated)).accepted == 2
+    forum.refresh_from_db()
+
+    assert poll_feed(forum, fetcher=recorded(dated)).status == "not_modified"
+    assert "If-None-Match" not in requests[1].headers
+    assert (forum.feed_last_modified, forum.feed_etag) == (stamp, "")
+
+
+def test_an_admin_edit_saved_while_the_feed_is_read_is_kept(forum):
+    server = RecordedFeed("forum.xml")
+    edited = {"feed_url": "https://community.kestrel.example/latest.rss", "poll_seconds": 900}
+
+    def admin_saves_during_the_fetch(request):
+        Channel.objects.filter(pk=forum.pk).update(config=edited)
+        return server(request)
+
+    result = poll_feed(forum, fetcher=recorded(admin_saves_during_the_fetch))
+
+    forum.refresh_from_db()
+    assert result.accepted == 2
+    assert forum.config == edited
+    assert forum.feed_etag == '"v1"' and forum.last_polled_at is not None
 
 
 def test_a_changed_feed_with_old_entries_stores_only_the_new_ones(forum):
@@ -114,7 +154,7 @@ def test_a_failing_feed_records_the_error_and_stores_nothing(forum, status):
 
     forum.refresh_from_db()
     assert result.status == "error"
-    assert f"HTTP {status}" in forum.config["last_error"]
+    assert f"HTTP {status}" in forum.last_poll_error
     assert not Message.objects.exists()
 
 
@@ -144,9 +184,12 @@ def test_only_configured_feeds_that_are_due_get_polled(forum, monkeypatch):
     assert poll_due_channels() == 1
     assert polled == [forum.pk]
 
-    forum.config["last_polled_at"] = "2999-01-01T00:00:00+00:00"
-    Channel.objects.filter(pk=forum.pk).update(config=forum.config)
-    assert poll_due_channels() == 0
+    Channel.objects.filter(pk=forum.pk).update(last_polled_at=timezone.now() - timedelta(minutes=4))
+    assert poll_due_channels() == 0  # polled 4 minutes ago; the default interval is 5
+    Channel.objects.filter(pk=forum.pk).update(last_polled_at=timezone.now() - timedelta(minutes=6))
+    assert poll_due_channels() == 1
+    Channel.objects.filter(pk=forum.pk).update(config=forum.config | {"poll_seconds": 900})
+    assert poll_due_channels() == 0  # the admin's interval: not due for 15 minutes
 
 
 def test_a_moved_feed_is_followed_to_its_new_address(forum):

@@ -362,7 +362,7 @@ def test_a_mailbox_whose_key_is_lost_records_the_error_instead_of_crashing_the_p
     result = poll_mailbox(Channel.objects.get())
 
     assert result.status == "error" and "support-email" in result.error
-    assert "CHANNEL_SECRETS_KEYS" in Channel.objects.get().config["last_error"]
+    assert "CHANNEL_SECRETS_KEYS" in Channel.objects.get().last_poll_error
 
 
 # The key and its rotation

@@ -209,7 +209,7 @@ def assert_nothing_fetched(channel: Channel, *servers: LoopbackServer, error: st
         assert server.requests == []
     assert not Message.objects.exists()
     channel.refresh_from_db()
-    assert channel.config["last_error"] == error
+    assert channel.last_poll_error == error
 
 
 # --- the feed URL itself ------------------------------------------------------------------------
