@@ -25,6 +25,10 @@ class SecretsUnreadable(Exception):
     """No key in CHANNEL_SECRETS_KEYS opens a channel's stored secrets; the message names the channel only."""
 
 
+class SecretMissing(Exception):
+    """A secret the work needs is not set on the channel; the message says where an admin sets it."""
+
+
 class Channel(models.Model):
     """One place the brand listens: a Facebook page, an X account, a mailbox, a feed, a webhook."""
 
@@ -126,12 +130,16 @@ class Channel(models.Model):
         # otherwise be silently dropped on save).
         raise AttributeError("Channel secrets are encrypted: read one with secret(name), change with set_secret()")
 
-    def secret(self, name: str) -> str | None:
+    def secret(self, name: str, *, required: bool = False) -> str | None:
         """The channel's secret `name` (non-empty text), or None when it has none by that name.
 
-        The one way to read a secret. Raises SecretsUnreadable when no configured key opens them.
+        The one way to read a secret. Raises SecretsUnreadable when no configured key opens them, and,
+        with `required`, SecretMissing instead of returning None.
         """
-        return self._decrypted_secrets().get(name)
+        value = self._decrypted_secrets().get(name)
+        if value is None and required:
+            raise SecretMissing(f"The channel has no '{name}' secret: add it in admin (Channel > Secrets).")
+        return value
 
     def secret_names(self) -> list[str]:
         """The names of the secrets that are set, sorted; raises SecretsUnreadable like secret()."""

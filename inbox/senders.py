@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 
 from inbox.mentions import single_line
-from inbox.models import Channel, Conversation, Message, SecretsUnreadable
+from inbox.models import Channel, Conversation, Message, SecretMissing, SecretsUnreadable
 
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 GRAPH_URL = "https://graph.facebook.com/v21.0"
@@ -54,11 +54,15 @@ def send(message: Message, *, client: httpx.Client | None = None) -> Sent:
         return _sandbox(message)
     if channel.kind == Channel.Kind.EMAIL:
         return _email(message)
-    with client or httpx.Client(timeout=TIMEOUT, follow_redirects=False) as http:
-        if channel.kind in (Channel.Kind.FACEBOOK, Channel.Kind.INSTAGRAM):
-            return _meta(message, http)
-        if channel.kind == Channel.Kind.X:
-            return _x(message, http)
+    try:
+        with client or httpx.Client(timeout=TIMEOUT, follow_redirects=False) as http:
+            if channel.kind in (Channel.Kind.FACEBOOK, Channel.Kind.INSTAGRAM):
+                return _meta(message, http)
+            if channel.kind == Channel.Kind.X:
+                return _x(message, http)
+    except (SecretsUnreadable, SecretMissing) as problem:
+        # Before anything went out: an admin must act, so trying again cannot help.
+        raise SendError(str(problem), retryable=False) from None
     raise SendError(f"No way to reply on a {channel.get_kind_display()} channel.", retryable=False)
 
 
@@ -76,16 +80,6 @@ def unknown_outcome(channel: Channel) -> str:
 
 def _uses_sandbox(channel: Channel) -> bool:
     return bool(channel.config.get("sandbox")) or channel.kind in (Channel.Kind.WEBHOOK, Channel.Kind.RSS)
-
-
-def _secret(channel: Channel, name: str) -> str:
-    try:
-        value = channel.secret(name)
-    except SecretsUnreadable as problem:
-        raise SendError(str(problem), retryable=False) from None
-    if not value:
-        raise SendError(f"The channel has no '{name}' secret: add it in admin (Channel > Secrets).", retryable=False)
-    return value
 
 
 def _recipient(message: Message) -> str:
@@ -152,7 +146,7 @@ def _reason(body) -> str:
 
 
 def _meta(message: Message, http: httpx.Client) -> Sent:
-    token = _secret(message.channel, "page_access_token")
+    token = message.channel.secret("page_access_token", required=True)
     if message.is_private:
         body = _post(
             http,
@@ -178,7 +172,7 @@ def _meta(message: Message, http: httpx.Client) -> Sent:
 
 
 def _x(message: Message, http: httpx.Client) -> Sent:
-    token = _secret(message.channel, "user_access_token")
+    token = message.channel.secret("user_access_token", required=True)
     if message.is_private:
         body = _post(
             http,

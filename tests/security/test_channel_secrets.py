@@ -351,6 +351,23 @@ def test_a_reply_on_a_channel_whose_key_is_lost_fails_once_with_the_reason(faceb
     assert "kestrel-facebook" in str(failure.value) and revealed(str(failure.value)) == []
 
 
+@pytest.mark.parametrize(
+    ("kind", "secret"),
+    [(Channel.Kind.FACEBOOK, "page_access_token"), (Channel.Kind.X, "user_access_token")],
+)
+def test_a_reply_on_a_channel_without_its_access_token_fails_once_naming_it_and_sends_nothing(db, kind, secret):
+    channel = with_secrets(make_channel("kestrel-page", network=kind, kind=kind), app_secret="unrelated-Qz8")
+    sent = []
+    network = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200, json={"id": "1"}))
+
+    with pytest.raises(senders.SendError) as failure:
+        senders.send(reply_to_send(channel), client=httpx.Client(transport=network))
+
+    assert failure.value.retryable is False
+    assert f"no '{secret}' secret" in failure.value.reason and "admin" in failure.value.reason
+    assert sent == []
+
+
 def test_a_mailbox_whose_key_is_lost_records_the_error_instead_of_crashing_the_poller(db, settings):
     from inbox.connectors.imap import poll_mailbox
 
