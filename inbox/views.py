@@ -24,6 +24,7 @@ from inbox.selectors import (
     list_placement,
     queue_board,
     queue_summaries,
+    queues_visible_to,
 )
 from inbox.services import conversations, replies
 from inbox.services.conversations import assign_conversation, change_status
@@ -102,14 +103,18 @@ def _list_context(request, *, queue_slug: str | None, fall_back: bool = False) -
 def _chosen_list(request, *, queue_slug: str | None, fall_back: bool = False):
     """The queue (of those the user sees), tab and filters a request names; 400 or 404 for ones it may not."""
     summaries = queue_summaries(request.user)
-    status_filter = request.GET.get("status", "active")
-    if status_filter not in LIST_FILTERS:
-        raise BadRequest(f"Unknown status filter; use one of: {', '.join(LIST_FILTERS)}")
-    filters = ListFilters.from_query(request.GET)
+    status_filter, filters = _tab_and_filters(request)
     current = next((s for s in summaries if s.queue.slug == queue_slug), None)
     if queue_slug and current is None and not fall_back:
         raise Http404("No such queue")
     return summaries, current or (summaries[0] if summaries else None), status_filter, filters
+
+
+def _tab_and_filters(request) -> tuple[str, ListFilters]:
+    status_filter = request.GET.get("status", "active")
+    if status_filter not in LIST_FILTERS:
+        raise BadRequest(f"Unknown status filter; use one of: {', '.join(LIST_FILTERS)}")
+    return status_filter, ListFilters.from_query(request.GET)
 
 
 # Conversations one placement request may ask about: a browser asks for those changed in the last moment.
@@ -121,14 +126,18 @@ def placement(request):
     """Where live-changed conversations go in the list a page shows: rows to redraw in place, ids
     further down than it loaded, ids off it. The list's own query decides (inbox.selectors.list_placement)."""
     queue_slug = request.GET.get("queue", "")
-    _, current, status_filter, filters = _chosen_list(request, queue_slug=queue_slug)
+    status_filter, filters = _tab_and_filters(request)
     parts = request.GET.get("ids", "").split(",")
     ids = [parse_id(part) for part in parts]
     if not queue_slug or not parts[0] or None in ids or len(ids) > MAX_PLACED:
         raise BadRequest(f"Give the list's queue and up to {MAX_PLACED} conversation ids, comma-separated")
+    # The queue alone, not the sidebar's counts: every open list asks this after each burst of changes.
+    queue = queues_visible_to(request.user).filter(slug=queue_slug).first()
+    if queue is None:
+        raise Http404("No such queue")
     placed = list_placement(
         request.user,
-        queue=current.queue,
+        queue=queue,
         status_filter=status_filter,
         filters=filters,
         ids=ids,
@@ -137,7 +146,7 @@ def placement(request):
     return render(
         request,
         "inbox/inbox.html#live-placement",
-        {"placement": placed, "current": current, "status_filter": status_filter},
+        {"placement": placed, "current": {"queue": queue}, "status_filter": status_filter},
     )
 
 
