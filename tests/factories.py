@@ -2,6 +2,7 @@
 
 import importlib
 import itertools
+import json
 import time
 from datetime import timedelta
 
@@ -112,3 +113,19 @@ def make_conversation(
         posted_at=now,
     )
     return conversation
+
+
+def channel_admin_form(channel: Channel, **changes) -> dict:
+    """A channel's admin change form as a browser submits it untouched (every secret box empty), with `changes`."""
+    form = {
+        "slug": channel.slug,
+        "name": channel.name,
+        "kind": channel.kind,
+        "network": channel.network,
+        "is_active": "on",
+        "config": json.dumps(channel.config),
+        "default_queue": "",
+        "reopen_window_hours": channel.reopen_window_hours,
+        "rate_limit_per_minute": channel.rate_limit_per_minute,
+    }
+    return {**form, **changes}

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from inbox.connectors.polling import save_poll_state
 from inbox.models import Channel
-from tests.factories import make_channel
+from tests.factories import channel_admin_form, make_channel
 
 pytestmark = pytest.mark.django_db
 FEED_URL = "https://community.kestrel.example/latest.rss"
@@ -26,21 +26,6 @@ def forum():
         feed_etag='"v1"',
     )
     return channel
-
-
-def change_form(channel: Channel, **changes) -> dict:
-    form = {
-        "slug": channel.slug,
-        "name": channel.name,
-        "kind": channel.kind,
-        "network": channel.network,
-        "is_active": "on",
-        "config": json.dumps(channel.config),
-        "default_queue": "",
-        "reopen_window_hours": channel.reopen_window_hours,
-        "rate_limit_per_minute": channel.rate_limit_per_minute,
-    }
-    return {**form, **changes}
 
 
 def test_the_last_poll_and_its_error_are_shown_read_only(admin_client, forum):
@@ -73,7 +58,7 @@ def test_saving_the_form_while_a_poll_records_keeps_both_the_edit_and_the_poll(a
     edited = {"feed_url": FEED_URL, "poll_seconds": 900}
 
     response = admin_client.post(
-        f"/admin/inbox/channel/{forum.pk}/change/", change_form(forum, config=json.dumps(edited), name="Forum")
+        f"/admin/inbox/channel/{forum.pk}/change/", channel_admin_form(forum, config=json.dumps(edited), name="Forum")
     )
 
     assert response.status_code == 302

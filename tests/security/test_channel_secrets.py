@@ -24,7 +24,7 @@ from django.views.debug import ExceptionReporter
 from inbox import senders
 from inbox.models import Channel, SecretsUnreadable
 from socialcrm import env
-from tests.factories import make_channel, make_conversation, make_user, with_secrets
+from tests.factories import channel_admin_form, make_channel, make_conversation, make_user, with_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = Fernet.generate_key().decode()
@@ -147,23 +147,6 @@ def change_url(channel: Channel) -> str:
     return f"/admin/inbox/channel/{channel.pk}/change/"
 
 
-def channel_form(channel: Channel, **changes) -> dict:
-    """The change form as a browser submits it untouched: every secret box empty."""
-    form = {
-        "slug": channel.slug,
-        "name": channel.name,
-        "kind": channel.kind,
-        "network": channel.network,
-        "is_active": "on",
-        "listening_keywords": channel.listening_keywords,
-        "config": json.dumps(channel.config),
-        "default_queue": "",
-        "reopen_window_hours": channel.reopen_window_hours,
-        "rate_limit_per_minute": channel.rate_limit_per_minute,
-    }
-    return {**form, **changes}
-
-
 def test_admin_change_page_never_shows_a_secret(admin_client, facebook_page):
     page = admin_client.get(change_url(facebook_page))
 
@@ -181,7 +164,7 @@ def test_replacing_a_secret_in_admin_keeps_the_others_and_leaves_no_trace_of_its
     new_secret = "new-app-secret-Jd83kQ"
 
     response = admin_client.post(
-        change_url(facebook_page), channel_form(facebook_page, replace_secret_app_secret=new_secret), follow=True
+        change_url(facebook_page), channel_admin_form(facebook_page, replace_secret_app_secret=new_secret), follow=True
     )
 
     assert response.status_code == 200 and new_secret not in response.content.decode()
@@ -198,13 +181,13 @@ def test_replacing_a_secret_in_admin_keeps_the_others_and_leaves_no_trace_of_its
 
 
 def test_an_admin_sets_the_secrets_of_a_new_channel_and_can_remove_one(admin_client, db):
-    add = channel_form(Channel(slug="kestrel-x", name="@Kestrel", kind="x", network="x"))
+    add = channel_admin_form(Channel(slug="kestrel-x", name="@Kestrel", kind="x", network="x"))
 
     admin_client.post("/admin/inbox/channel/add/", add | {"replace_secret_consumer_secret": "x-consumer-Qp4"})
     channel = Channel.objects.get()
     assert channel.secret_names() == ["consumer_secret"] and "x-consumer-Qp4" not in raw_channel_rows()
 
-    admin_client.post(change_url(channel), channel_form(channel, remove_secrets=["consumer_secret"]))
+    admin_client.post(change_url(channel), channel_admin_form(channel, remove_secrets=["consumer_secret"]))
     assert Channel.objects.get().secret_names() == []
 
 
@@ -212,7 +195,7 @@ def test_a_refused_admin_form_does_not_echo_the_typed_secret_back(admin_client, 
     typed = "typed-but-refused-Vb72"
 
     response = admin_client.post(
-        change_url(facebook_page), channel_form(facebook_page, slug="not a slug", replace_secret_password=typed)
+        change_url(facebook_page), channel_admin_form(facebook_page, slug="not a slug", replace_secret_password=typed)
     )
 
     assert response.status_code == 200 and "errornote" in response.content.decode()
@@ -223,7 +206,7 @@ def test_a_refused_admin_form_does_not_echo_the_typed_secret_back(admin_client, 
 def test_replacing_and_removing_the_same_secret_at_once_is_refused(admin_client, facebook_page):
     response = admin_client.post(
         change_url(facebook_page),
-        channel_form(facebook_page, replace_secret_app_secret="other-Rt5", remove_secrets=["app_secret"]),
+        channel_admin_form(facebook_page, replace_secret_app_secret="other-Rt5", remove_secrets=["app_secret"]),
     )
 
     assert "Replace or remove a secret, not both: app_secret." in response.content.decode()
@@ -237,11 +220,13 @@ def test_an_admin_can_start_over_when_the_secrets_key_is_lost(admin_client, face
     page = admin_client.get(url).content.decode()
     assert "cannot be read" in page and facebook_page.encrypted_secrets not in page
 
-    refused = admin_client.post(url, channel_form(facebook_page, replace_secret_app_secret="fresh-Mn3"))
+    refused = admin_client.post(url, channel_admin_form(facebook_page, replace_secret_app_secret="fresh-Mn3"))
     assert "cannot be read, so a new one cannot be added" in refused.content.decode()
     assert Channel.objects.get().encrypted_secrets == facebook_page.encrypted_secrets
 
-    admin_client.post(url, channel_form(facebook_page, replace_secret_app_secret="fresh-Mn3", remove_secrets=["*"]))
+    admin_client.post(
+        url, channel_admin_form(facebook_page, replace_secret_app_secret="fresh-Mn3", remove_secrets=["*"])
+    )
     channel = Channel.objects.get()
     assert channel.secret_names() == ["app_secret"] and channel.secret("app_secret") == "fresh-Mn3"
 
@@ -290,7 +275,9 @@ def test_error_mail_to_admins_does_not_include_a_secret_posted_in_admin(
     monkeypatch.setattr(Channel, "save", crash)
     admin_client.raise_request_exception = False
 
-    response = admin_client.post(change_url(facebook_page), channel_form(facebook_page, replace_secret_password=typed))
+    response = admin_client.post(
+        change_url(facebook_page), channel_admin_form(facebook_page, replace_secret_password=typed)
+    )
 
     assert response.status_code == 500
     [report] = mail.outbox
