@@ -55,21 +55,39 @@ def wake_snoozed_conversations() -> int:
 # Seconds a send may take before the worker kills it (prefork pool); well within inbox.services.replies.SEND_TIMEOUT.
 DELIVER_TIME_LIMIT = 120
 
+# Tries per reply, and the waits between them: 30 s, 1, 2 and 4 minutes (Celery's retry_backoff doubles).
+DELIVERY_ATTEMPTS = 5
+RETRY_BACKOFF = tuple(timedelta(seconds=30 * 2**n) for n in range(DELIVERY_ATTEMPTS - 1))
 
-@shared_task(bind=True, acks_late=True, ignore_result=True, time_limit=DELIVER_TIME_LIMIT)
+
+class DeliveryDeferred(Exception):
+    """The attempt failed in passing and the reply is queued again: Celery retries the task after its backoff."""
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    time_limit=DELIVER_TIME_LIMIT,
+    autoretry_for=(DeliveryDeferred,),
+    retry_backoff=int(RETRY_BACKOFF[0].total_seconds()),
+    retry_backoff_max=int(RETRY_BACKOFF[-1].total_seconds()),
+    retry_jitter=False,
+    max_retries=len(RETRY_BACKOFF),
+)
 def deliver_reply(self, message_id: int) -> str:
-    """Send a queued reply; on a passing failure, try again after 30 s, 1, 2, 4 minutes, then mark it failed.
+    """Send a queued reply; on a passing failure Celery tries again after each RETRY_BACKOFF wait.
 
     Safe to run twice, or on two workers at once: the reply is claimed ("sending") before it is sent,
-    and one found "sending" is never sent again blindly (inbox.services.deliver).
+    and one found "sending" is never sent again blindly (inbox.services.replies.deliver). The reply's
+    own delivery_attempts decides when it fails, so a task that runs out of retries (one re-enqueued
+    by the sweep, say) leaves a reply that is still queued to the sweep rather than failing it.
     """
-    from inbox.services.replies import RETRY_BACKOFF, deliver
+    from inbox.services.replies import deliver
 
     state = deliver(message_id=message_id)
-    if state == "queued":
-        attempts = Message.objects.filter(pk=message_id).values_list("delivery_attempts", flat=True).first() or 1
-        wait = RETRY_BACKOFF[min(attempts, len(RETRY_BACKOFF)) - 1]
-        deliver_reply.apply_async((message_id,), countdown=wait.total_seconds())
+    if state == Message.Delivery.QUEUED:
+        raise DeliveryDeferred(f"reply {message_id} is queued for another try")
     return state
 
 

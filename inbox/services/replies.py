@@ -12,17 +12,10 @@ from inbox import live, senders
 from inbox.models import Conversation, Event, Message, Status
 from inbox.senders import length_limit
 from inbox.services.conversations import record_event
-from inbox.tasks import deliver_reply
+from inbox.tasks import DELIVERY_ATTEMPTS, RETRY_BACKOFF, deliver_reply
 from socialcrm.errors import Refused
 
 logger = logging.getLogger(__name__)
-
-DELIVERY_ATTEMPTS = 5
-
-
-# How long the task waits before each further try: 30 s, 1, 2 and 4 minutes.
-RETRY_BACKOFF = tuple(timedelta(seconds=30 * 2**n) for n in range(DELIVERY_ATTEMPTS - 1))
-
 
 # A reply still queued this long after its last change lost its task (a worker or the broker went away).
 QUEUED_TOO_LONG = sum(RETRY_BACKOFF, timedelta()) + timedelta(minutes=2)

@@ -9,7 +9,8 @@ from django.core import mail
 
 from inbox import senders
 from inbox.models import Channel, Conversation, Event, Message
-from inbox.services.replies import deliver, reply
+from inbox.services.replies import QUEUED_TOO_LONG, deliver, reply
+from inbox.tasks import deliver_reply
 from tests.factories import make_channel, make_conversation, with_secrets
 
 pytestmark = pytest.mark.django_db
@@ -126,8 +127,10 @@ def test_a_refusal_fails_at_once_with_the_platforms_reason_and_can_be_sent_again
 
     response = agent_client.post(f"/inbox/messages/{message.pk}/retry", headers=HX)
     assert response.status_code == 200
-    assert Message.objects.get(pk=message.pk).delivery in ("queued", "failed")  # sent again (no network here)
-    assert agent_client.post(f"/inbox/messages/{message.pk}/retry").status_code in (200, 302, 400)
+    assert Message.objects.get(pk=message.pk).delivery == "queued"  # with a fresh set of tries
+    again = agent_client.post(f"/inbox/messages/{message.pk}/retry", headers=HX)
+    assert again.status_code == 400 and "Only a reply that failed can be sent again." in again.content.decode()
+    assert Message.objects.get(pk=message.pk).delivery == "queued"
 
 
 def test_a_channel_without_its_token_fails_clearly(agent_in_service_queue):
@@ -165,11 +168,21 @@ def test_the_task_retries_a_passing_failure_and_marks_it_failed_after_the_last_t
         raise senders.SendError("The network answered 503; trying again later.", retryable=True)
 
     monkeypatch.setattr(senders, "send", unavailable)
+    waits = []
+    retry = deliver_reply.retry
+
+    def recording_the_wait(*args, countdown=None, **kwargs):
+        waits.append(countdown)
+        return retry(*args, countdown=countdown, **kwargs)
+
+    monkeypatch.setattr(deliver_reply, "retry", recording_the_wait)
     with django_capture_on_commit_callbacks(execute=True):
         message = queued_reply(conversation, agent_in_service_queue)  # tasks run in-process here
 
     message.refresh_from_db()
     assert len(calls) == 5 and message.delivery == "failed"
+    assert waits == [30, 60, 120, 240]  # Celery's own backoff between the tries
+    assert sum(waits) < QUEUED_TOO_LONG.total_seconds()  # the sweep leaves a task in its waits alone
 
 
 def test_reply_in_the_browser_pane_and_its_limits(agent_client):
