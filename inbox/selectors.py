@@ -260,7 +260,7 @@ def _listed(
     elif status_filter in LIST_FILTERS:
         conversations = conversations.filter(status=status_filter)
     else:
-        raise Refused(f"unknown list filter {status_filter!r}")
+        raise ValueError(f"unknown list filter {status_filter!r}")  # the views check the tab first
     if filters.message_type:
         conversations = conversations.filter(message_type=filters.message_type)
     if filters.sentiment:

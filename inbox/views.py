@@ -290,6 +290,12 @@ def get_next(request):
     return redirect(target)
 
 
+class ReplyKeyForm(forms.Form):
+    """The name the reply form gives its reply (absent from an old page: the reply is then unnamed)."""
+
+    reply_key = forms.UUIDField(required=False)
+
+
 @require_POST
 def send_reply(request, conversation_id: int):
     """Answer the customer on the conversation's channel (public, or private where the network allows).
@@ -297,10 +303,9 @@ def send_reply(request, conversation_id: int):
     The form's reply_key names the reply: the same form posted twice (a double click) makes one.
     """
     conversation = _acting_on(request, conversation_id, "inbox.add_message")
-    try:
-        key = uuid.UUID(request.POST["reply_key"]) if request.POST.get("reply_key") else None
-    except ValueError:
-        raise BadRequest("The reply form is damaged; open the conversation again and resend.") from None
+    form = ReplyKeyForm(request.POST)
+    if not form.is_valid():
+        raise BadRequest("The reply form is damaged; open the conversation again and resend.")
     collision = _replied_since(request, conversation)
     if collision is not None:  # a colleague answered meanwhile: show it, keep the draft, ask to confirm
         pane = {**_pane(request, conversation), "collision": collision, "draft": request.POST.get("text", "")}
@@ -312,7 +317,7 @@ def send_reply(request, conversation_id: int):
         text=request.POST.get("text", ""),
         private=request.POST.get("private") == "on",
         by=request.user,
-        key=key,
+        key=form.cleaned_data["reply_key"],
     )
     return _render_pane(request, conversation.pk)
 

@@ -9,13 +9,13 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.dispatch import Signal
-from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.deprecation import MiddlewareMixin
 from django_htmx.http import HttpResponseClientRedirect
 
+from socialcrm.api import error
 from socialcrm.errors import is_machine_door
 from socialcrm.roles import is_supervisor
 
@@ -60,7 +60,7 @@ class SecondFactorRequiredMiddleware(MiddlewareMixin):
             return None
         enrol = reverse("mfa_activate_totp")
         if is_machine_door(request):
-            return JsonResponse({"error": "Set up two-factor authentication first, at " + enrol}, status=403)
+            return error(403, "Set up two-factor authentication first, at " + enrol)
         if getattr(request, "htmx", False):
             return HttpResponseClientRedirect(enrol)
         messages.info(

@@ -12,10 +12,12 @@ import logging
 import redis.exceptions
 from django.core.exceptions import BadRequest
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.deprecation import MiddlewareMixin
 from kombu.exceptions import OperationalError as KombuOperationalError
+
+from socialcrm.api import error
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +44,10 @@ UNAVAILABLE = (
 
 
 def bad_request_response(request, reason: str = GENERIC_REASON, *, status: int = 400) -> HttpResponse:
-    """A 400 (or `status`) saying why: text/plain for htmx and API callers, the error page otherwise."""
+    """A 400 (or `status`) saying why: JSON at the machine doors, text/plain for htmx and other
+    callers that do not read HTML, the error page otherwise."""
+    if is_machine_door(request):
+        return error(status, reason)
     if getattr(request, "htmx", False) or not _wants_html(request):
         return HttpResponse(reason, status=status, content_type="text/plain; charset=utf-8")
     return render(request, "400.html", {"reason": reason}, status=status)
@@ -56,9 +61,7 @@ def is_machine_door(request) -> bool:
 def unavailable_response(request) -> HttpResponse:
     """503 with Retry-After: JSON for the APIs and webhooks (nothing was stored), a page for people."""
     if is_machine_door(request):
-        response = JsonResponse(
-            {"error": "Temporarily unavailable: nothing was stored. Send it again shortly."}, status=503
-        )
+        response = error(503, "Temporarily unavailable: nothing was stored. Send it again shortly.")
     elif getattr(request, "htmx", False):
         response = HttpResponse(
             "socialcrm cannot reach a service it needs; try again in a minute.",
@@ -85,7 +88,7 @@ class MachineDoorErrorsMiddleware(MiddlewareMixin):
         if response.status_code < 400 or not is_machine_door(request) or _is_json(response):
             return response
         message = _MACHINE_DOOR_ERRORS.get(response.status_code, response.reason_phrase)
-        json_response = JsonResponse({"error": message}, status=response.status_code)
+        json_response = error(response.status_code, message)
         for header in ("Allow", "Retry-After", "WWW-Authenticate"):
             if header in response:
                 json_response[header] = response[header]
@@ -140,8 +143,6 @@ class BadRequestMiddleware(MiddlewareMixin):
 
     def process_exception(self, request, exception):
         if _says_why(exception):
-            if is_machine_door(request):
-                return JsonResponse({"error": str(exception) or GENERIC_REASON}, status=400)
             return bad_request_response(request, str(exception) or GENERIC_REASON)
         if isinstance(exception, UNAVAILABLE):
             logger.error("%s %s: a backing service is unreachable: %r", request.method, request.path, exception)

@@ -153,3 +153,29 @@ def test_a_circle_is_found():
         "triage.models": set(),
     }
     assert _circles(graph) == [["inbox.services", "triage.services", "triage.tasks"]]
+
+
+def _catches_value_error(source: str) -> list[int]:
+    """Lines of the `except` clauses in the source that catch ValueError (alone or in a tuple)."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ExceptHandler) and node.type is not None:
+            caught = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type]
+            if any(isinstance(name, ast.Name) and name.id == "ValueError" for name in caught):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_the_doors_read_input_through_forms_and_the_payload_parser():
+    """A view or API that parses a field itself with try/except ValueError gives its own wording (or
+    none) to bad input; a Django form or socialcrm.payloads says what is wrong the same way everywhere."""
+    doors = [path for app in FLOORS if app != "socialcrm" for path in (ROOT / app).glob("*.py")]
+    doors = [path for path in doors if path.name in ("views.py", "api.py")] + [ROOT / "socialcrm" / "views.py"]
+    parsing = [f"{path.relative_to(ROOT)}:{line}" for path in doors for line in _catches_value_error(path.read_text())]
+    assert len(doors) >= 5
+    assert not parsing, "Doors that parse input themselves (use a form or the payload parser):\n" + "\n".join(parsing)
+
+
+def test_a_value_error_handler_is_found():
+    source = "try:\n    int(x)\nexcept (TypeError, ValueError):\n    pass\ntry:\n    pass\nexcept KeyError:\n    pass\n"
+    assert _catches_value_error(source) == [3]
