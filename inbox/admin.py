@@ -114,7 +114,7 @@ class ChannelAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     ordering = ["name"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["token_hash", "created_at", *Channel.POLL_STATE]
+    readonly_fields = ["api_token", "created_at", *Channel.POLL_STATE]
     # Nothing matches posts against keywords yet: admin must not offer them as if they listened.
     exclude = ["listening_keywords"]
 

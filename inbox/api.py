@@ -6,11 +6,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from inbox.mentions import parse_mention
-from inbox.models import Channel, Message
+from inbox.models import Message
 from inbox.openapi import OPENAPI
 from inbox.selectors import conversations_visible_to
 from inbox.services.ingest import ingest
-from inbox.tokens import take_from_rate_limit, token_matches
+from inbox.tokens import channel_with_token, take_from_rate_limit, token_matches
 from socialcrm.api import bearer_token, error, read_json, unauthorised
 from socialcrm.payloads import FieldErrors, json_may_hold_unstorable
 
@@ -22,9 +22,8 @@ MAX_BATCH = 1000
 @require_POST
 def ingest_mentions(request, slug: str):
     """Store one mention or a batch of up to 1,000, all or nothing. See the OpenAPI schema."""
-    # An unknown slug is answered like a wrong token, so the API does not tell which channels exist.
-    channel = Channel.objects.filter(slug=slug).first()
-    if channel is None or not token_matches(channel, bearer_token(request)):
+    channel = channel_with_token(slug, bearer_token(request))
+    if channel is None:
         return unauthorised("Missing or wrong token: send 'Authorization: Bearer <channel token>'.")
     if not channel.is_active:
         return error(403, "This channel is deactivated: nothing was stored. An admin can reactivate it.")
@@ -84,7 +83,7 @@ def ingest_mentions(request, slug: str):
 def message_detail(request, message_id: int):
     """One message with its conversation's state and triage: for its channel's token or a user who may see it."""
     message = (
-        Message.objects.select_related("channel", "conversation__queue", "author", "triage__queue")
+        Message.objects.select_related("channel__api_token", "conversation__queue", "author", "triage__queue")
         .filter(pk=message_id)
         .first()
     )

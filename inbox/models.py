@@ -50,7 +50,15 @@ class Channel(models.Model):
     )
     is_active = models.BooleanField(default=True)
     listening_keywords = models.TextField(blank=True, help_text="Comma-separated brand words to listen for.")
-    token_hash = models.CharField(max_length=128, blank=True, editable=False)
+    api_token = models.OneToOneField(
+        "socialcrm.ApiToken",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="channel",
+        help_text="The bearer token of its ingest API (issued by add_channel; revoked under API tokens).",
+    )
     config = models.JSONField(
         default=dict,
         blank=True,

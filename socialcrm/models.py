@@ -1,13 +1,20 @@
-"""Project-wide records that belong to no single app: API tokens for machine clients."""
+"""Project-wide records that belong to no single app: API tokens for machine clients.
+
+Every bearer token is an ApiToken: a triage client's, and a channel's ingest token (the channel points
+at its token). One place issues, hashes, compares, records use of and revokes them.
+"""
 
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 TOKEN_PREFIX = "scrm_"  # noqa: S105 - a marker that makes leaked tokens easy to spot, not a secret
+USE_RECORDED_EVERY = timedelta(minutes=5)
 
 
 class ApiToken(models.Model):
@@ -15,6 +22,7 @@ class ApiToken(models.Model):
 
     class Scope(models.TextChoices):
         TRIAGE = "triage", "Triage preview"
+        INGEST = "ingest", "Channel ingest"
 
     name = models.CharField(max_length=100, help_text="Who or what uses it, e.g. 'routing test harness'.")
     scope = models.CharField(max_length=16, choices=Scope.choices)
@@ -43,11 +51,21 @@ class ApiToken(models.Model):
         """The active token with this secret and scope, or None."""
         if not secret:
             return None
-        token = cls.objects.filter(token_hash=hash_token(secret), scope=scope, is_active=True).first()
-        # The lookup is by hash; compare again in constant time so timing says nothing about near misses.
-        if token is None or not hmac.compare_digest(token.token_hash, hash_token(secret)):
-            return None
-        return token
+        token = cls.objects.filter(token_hash=hash_token(secret), scope=scope).first()
+        return token if token is not None and token.matches(secret) else None
+
+    def matches(self, secret: str | None) -> bool:
+        """Whether the secret is this token's and the token is not revoked, compared in constant time
+        (the lookup was by hash; comparing again keeps timing from saying anything about near misses)."""
+        return bool(secret) and self.is_active and hmac.compare_digest(self.token_hash, hash_token(secret))
+
+    def record_use(self) -> None:
+        """Note that the token was used, to within USE_RECORDED_EVERY: a busy client costs a write every
+        few minutes, not one a request."""
+        now = timezone.now()
+        if self.last_used_at is None or now - self.last_used_at >= USE_RECORDED_EVERY:
+            ApiToken.objects.filter(pk=self.pk).update(last_used_at=now)
+            self.last_used_at = now
 
 
 def hash_token(secret: str) -> str:

@@ -5,7 +5,6 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -57,7 +56,7 @@ def _admit(request) -> list[Item] | JsonResponse:
         api_token = ApiToken.find(token, scope=ApiToken.Scope.TRIAGE)
         if api_token is None:
             return unauthorised("That token is unknown, revoked, or not for the triage scope.")
-        ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=timezone.now())
+        api_token.record_use()
         caller = f"token:{api_token.pk}"
     elif request.user.is_authenticated:
         if not is_supervisor(request.user):

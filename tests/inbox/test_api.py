@@ -8,6 +8,7 @@ from django.core.management import call_command
 
 from customers.models import Customer
 from inbox.models import Channel, Conversation, Message
+from socialcrm.models import ApiToken
 from tests.factories import make_user
 
 MENTION = {"external_id": "t1", "text": "My bill doubled", "author": {"external_id": "u1", "handle": "@dana"}}
@@ -251,7 +252,19 @@ def test_rotating_the_token_stops_the_old_one(client, token):
     assert post(client, MENTION, token=token).status_code == 401
     assert post(client, MENTION, token=rotated["token"]).status_code == 202
     assert Channel.objects.filter(slug="hook").count() == 1
-    assert token not in Channel.objects.get().token_hash  # stored hashed
+    assert ApiToken.objects.get() == Channel.objects.get().api_token  # the old one is gone
+    assert token not in ApiToken.objects.get().token_hash  # stored hashed
+
+
+def test_a_channel_token_revoked_under_api_tokens_is_refused_and_its_use_is_recorded(client, token):
+    assert post(client, MENTION, token=token).status_code == 202
+    used = ApiToken.objects.get(scope="ingest")
+    assert used.last_used_at is not None
+
+    ApiToken.objects.update(is_active=False)  # what unticking "active" in admin does
+
+    assert post(client, {**MENTION, "external_id": "after"}, token=token).status_code == 401
+    assert not Message.objects.filter(external_id="after").exists()
 
 
 def test_the_api_needs_no_csrf_token(token):

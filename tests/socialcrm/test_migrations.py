@@ -7,6 +7,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from inbox.models import Channel
+from inbox.tokens import channel_with_token
+from socialcrm.models import ApiToken, hash_token
 from triage.models import Queue
 
 
@@ -98,5 +100,30 @@ def test_poll_state_moves_out_of_config_into_its_columns_and_back():
         assert back["forum"].config == {**feed, **polled, "etag": '"v1"'}
         assert back["mail"].config == {**mailbox, "uidvalidity": 7, "last_uid": 4294967295}
         assert back["webhook"].config == ["not", "a", "dict"]
+    finally:
+        migrate_to(*leaves)
+
+
+BEFORE_ONE_TOKEN_SYSTEM = ("inbox", "0013_channel_poll_state")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_channel_token_in_use_goes_on_working_as_an_api_token_and_comes_back():
+    leaves = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    old = migrate_to(BEFORE_ONE_TOKEN_SYSTEM).get_model("inbox", "Channel")
+    secret = "scrm_issued-before-the-move"
+    old.objects.create(slug="hook", name="a", kind="webhook", network="web", token_hash=hash_token(secret))
+    old.objects.create(slug="feed", name="b", kind="rss", network="forum", token_hash="")
+    try:
+        migrate_to(*leaves)
+
+        assert channel_with_token("hook", secret).slug == "hook"
+        assert channel_with_token("hook", secret + "x") is None
+        assert Channel.objects.get(slug="feed").api_token is None
+        assert list(ApiToken.objects.values_list("name", "scope")) == [("Channel hook", "ingest")]
+
+        back = migrate_to(BEFORE_ONE_TOKEN_SYSTEM).get_model("inbox", "Channel").objects.order_by("slug")
+        assert [(channel.slug, channel.token_hash) for channel in back] == [("feed", ""), ("hook", hash_token(secret))]
+        assert not ApiToken.objects.exists()
     finally:
         migrate_to(*leaves)

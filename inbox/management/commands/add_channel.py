@@ -52,7 +52,7 @@ class Command(BaseCommand):
             if channel.name != name:
                 channel.name = name
                 channel.save(update_fields=["name"])
-        token = issue_token(channel) if created or rotate or not channel.token_hash else None
+        token = issue_token(channel) if created or rotate or channel.api_token_id is None else None
         if token is None:
             self.stderr.write(f"Channel '{slug}' exists; its token is unchanged (use --rotate for a new one).")
         self.stdout.write(json.dumps({"slug": channel.slug, "token": token}))

@@ -11,7 +11,9 @@ class Command(BaseCommand):
     help = 'Create an API token limited to one scope; prints {"token": ...} (shown once, stored hashed).'
 
     def add_arguments(self, parser):
-        parser.add_argument("--scope", choices=ApiToken.Scope.values, required=True)
+        # A channel's ingest token is issued with its channel, by add_channel (and --rotate there).
+        scopes = [scope for scope in ApiToken.Scope.values if scope != ApiToken.Scope.INGEST]
+        parser.add_argument("--scope", choices=scopes, required=True)
         parser.add_argument("--name", default="", help="Who or what will use it (shown in admin).")
 
     def handle(self, *args, scope: str, name: str, **options):
