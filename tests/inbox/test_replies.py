@@ -1,7 +1,6 @@
 """Replies go out on the customer's own channel, retry on passing failures, and say why when they fail."""
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest
@@ -11,10 +10,11 @@ from inbox import senders
 from inbox.models import Channel, Conversation, Event, Message
 from inbox.services.replies import QUEUED_TOO_LONG, deliver, reply
 from inbox.tasks import deliver_reply
+from tests import helpers
 from tests.factories import make_channel, make_conversation, with_secrets
 
 pytestmark = pytest.mark.django_db
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "replies"
+FIXTURES = helpers.FIXTURES / "replies"
 HX = {"HX-Request": "true", "HX-Target": "conversation-pane"}
 
 

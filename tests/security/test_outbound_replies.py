@@ -10,7 +10,6 @@ import json
 import logging
 import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -26,13 +25,14 @@ from inbox.connectors.imap import parse_email, poll_mailbox
 from inbox.models import Channel, Event, Message
 from inbox.services import replies
 from inbox.services.replies import deliver
-from tests.connectors.test_imap import RecordedMailbox
 from tests.factories import ensure_migrated_data, make_channel, make_user
+from tests.helpers import FIXTURES
+from tests.inbox.connectors.test_imap import RecordedMailbox
 from tests.inbox.test_ingest_concurrency import run_concurrently
-from tests.inbox.test_replies import FIXTURES, HX, conversation_on, queued_reply
+from tests.inbox.test_replies import HX, conversation_on, queued_reply
 
 pytestmark = pytest.mark.django_db
-EMAIL_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
+EMAIL_FIXTURES = FIXTURES / "email"
 
 
 class WorkerKilled(BaseException):
@@ -58,7 +58,7 @@ class MailServerAcceptsThenWorkerDies(locmem.EmailBackend):
 
 
 def recording(name: str) -> httpx.Response:
-    fixture = json.loads((FIXTURES / f"{name}.json").read_text())
+    fixture = json.loads((FIXTURES / "replies" / f"{name}.json").read_text())
     return httpx.Response(fixture["status"], json=fixture["body"])
 
 

@@ -12,8 +12,8 @@ from inbox import live
 from inbox.models import Message
 from inbox.tasks import sweep_lost_messages
 from socialcrm.celery import app as celery_app
-from tests.connectors import test_meta
 from tests.factories import PASSWORD, make_user
+from tests.inbox.connectors import test_meta
 from tests.inbox.test_api import MENTION, nothing_stored
 from tests.inbox.test_api import post as post_mention
 from tests.inbox.test_api import token as token

@@ -18,7 +18,6 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import pytest
@@ -31,10 +30,11 @@ from inbox.connectors.rss import poll_feed
 from inbox.models import Channel, Message
 from socialcrm.fetch import Fetcher
 from tests.factories import make_channel
+from tests.helpers import FIXTURES
 
 pytestmark = pytest.mark.django_db
 
-FEED = (Path(__file__).resolve().parents[1] / "fixtures" / "rss" / "forum.xml").read_bytes()
+FEED = (FIXTURES / "rss" / "forum.xml").read_bytes()
 NOT_ALLOWED = "The feed address is not allowed."
 COULD_NOT_FETCH = "Could not fetch the feed."
 # A public address (example.com's). No test connects to it; the safety net would refuse if one tried.

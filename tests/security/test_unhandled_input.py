@@ -5,8 +5,8 @@ import json
 import pytest
 from django.test import Client
 
-from tests.connectors import test_meta, test_x
 from tests.factories import with_secrets
+from tests.inbox.connectors import test_meta, test_x
 from tests.inbox.test_api import MENTION, nothing_stored
 from tests.inbox.test_api import post as post_mention
 from tests.inbox.test_api import token as token

@@ -4,7 +4,6 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -12,9 +11,10 @@ from django.test import Client
 from customers.models import Customer, Identity, Network
 from inbox.connectors.meta import mentions_from_delivery
 from inbox.models import Channel, Conversation, Message
+from tests import helpers
 from tests.factories import make_channel, with_secrets
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "meta"
+FIXTURES = helpers.FIXTURES / "meta"
 APP_SECRET = "8d3c1f6a2b9e4d7c0a5f3e8b1d6c9a2f"
 VERIFY_TOKEN = "kestrel-hub-verify-7Qm2xT9"
 POST_ID = "108234567890123_122160012345678901"

@@ -1,14 +1,13 @@
 """E-mail channels: new messages in an IMAP mailbox are stored once and threaded (recorded messages)."""
 
-from pathlib import Path
-
 import pytest
 
 from inbox.connectors.imap import parse_email, poll_mailbox
 from inbox.models import Channel, Conversation, Message
+from tests import helpers
 from tests.factories import make_channel
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
+FIXTURES = helpers.FIXTURES / "email"
 
 
 def eml(name: str) -> bytes:

@@ -5,7 +5,6 @@ What a feed URL may reach is tested in tests/security/test_ssrf.py.
 
 from datetime import timedelta
 from ipaddress import ip_address
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,9 +14,10 @@ from inbox.connectors.rss import poll_feed
 from inbox.models import Channel, Conversation, Message
 from inbox.tasks import poll_due_channels
 from socialcrm.fetch import Fetcher
+from tests import helpers
 from tests.factories import make_channel
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rss"
+FIXTURES = helpers.FIXTURES / "rss"
 # Every feed host "resolves" to this public address; the recorded handler answers, nothing connects.
 FEED_HOST_ADDRESS = ip_address("93.184.215.14")
 

@@ -5,7 +5,6 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -13,9 +12,10 @@ from django.test import Client
 from customers.models import Customer, Network
 from inbox.connectors.x import mentions_from_activity
 from inbox.models import Channel, Conversation, Message
+from tests import helpers
 from tests.factories import make_channel, with_secrets
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "x"
+FIXTURES = helpers.FIXTURES / "x"
 CONSUMER_SECRET = "Zr4kQ9mB2xT7vL1nC8pW3sY6hJ0dF5gA9eK2uN7oR4iM1tV8bX"
 DANA_TWEET = "2123698137330655355"
 
