@@ -311,6 +311,7 @@ class Cast:
 
 def make_cast() -> Cast:
     """Channels, agents (the bench agent works service and PR), a manager, labels and canned replies."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
@@ -337,6 +338,7 @@ def make_cast() -> Cast:
         agents.append(agent)
     manager = User.objects.create_user(username="bench-manager", first_name="Manager")
     manager.groups.set([manager_group])
+    TOTP.activate(manager, generate_totp_secret())  # managers work only with a second factor enrolled
     labels = [
         Label.objects.create(name=name, color=color)
         for name, color in (

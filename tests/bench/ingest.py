@@ -16,7 +16,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.harness import BASE_URL, add_channel, mention, percentile, sql, stack
+from tests.bench.harness import BASE_URL, add_channel, mention, percentile, scaled, sql, stack
 
 
 def throughput(token: str, *, label: str, batch: int, requests: int, clients: int) -> float:
@@ -112,16 +112,20 @@ def main() -> None:
     with stack() as processes:
         token = add_channel()
         print("Ingest throughput through POST /api/v1/channels/<slug>/mentions:")
-        throughput(token, label="warm-up", batch=100, requests=20, clients=2)
-        throughput(token, label="single", batch=1, requests=1000, clients=1)
-        throughput(token, label="single", batch=1, requests=2000, clients=8)
-        throughput(token, label="batch of 100", batch=100, requests=100, clients=1)
-        throughput(token, label="batch of 100", batch=100, requests=100, clients=4)
-        throughput(token, label="batch of 1000", batch=1000, requests=20, clients=1)
-        throughput(token, label="batch of 1000", batch=1000, requests=20, clients=2)
+        throughput(token, label="warm-up", batch=100, requests=scaled(20, least=2), clients=2)
+        throughput(token, label="single", batch=1, requests=scaled(1000), clients=1)
+        throughput(token, label="single", batch=1, requests=scaled(2000, least=8), clients=8)
+        throughput(token, label="batch of 100", batch=100, requests=scaled(100), clients=1)
+        throughput(token, label="batch of 100", batch=100, requests=scaled(100, least=4), clients=4)
+        throughput(token, label="batch of 1000", batch=1000, requests=scaled(20), clients=1)
+        throughput(token, label="batch of 1000", batch=1000, requests=scaled(20, least=2), clients=2)
         drain_backlog()
-        print("Latency from 202 to triaged (the triage task ran) at a steady 200 mentions/s (batches of 10) for 30 s:")
-        p50, p95, worst = steady_latency(token, rate=200, seconds=30)
+        seconds = scaled(30, least=2)
+        print(
+            "Latency from 202 to triaged (the triage task ran) at a steady 200 mentions/s (batches of 10) "
+            f"for {seconds} s:"
+        )
+        p50, p95, worst = steady_latency(token, rate=200, seconds=seconds)
         print(f"  p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {worst * 1000:.0f} ms")
         print(f"Daphne resident memory after the run: {processes['daphne'].rss_mb():.0f} MB")
         stored = sql("SELECT count(*), count(DISTINCT external_id) FROM inbox_message")[0]

@@ -17,11 +17,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.harness import add_channel, mention, post_batch, sql, stack, worker
+from tests.bench.harness import add_channel, mention, post_batch, scaled, sql, stack, worker
 
-TOTAL = 10_000
 BATCH = 50
 CLIENTS = 4
+TOTAL = scaled(10_000, least=BATCH * CLIENTS)
 PROCESSED_WITHIN_SECONDS = 300  # the sweep re-enqueues after 2 minutes; beat looks each minute
 
 

@@ -26,10 +26,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.harness import add_channel, mention, post_batch, sql, stack, worker
+from tests.bench.harness import add_channel, mention, post_batch, scaled, sql, stack, worker
 
-PER_ROUND = 3_000
 BATCH = 100
+PER_ROUND = scaled(3_000, least=BATCH)
+INTO_THE_BACKLOG = scaled(200)  # triaged before the signal: the worker is well into the backlog
 PROCESSED_WITHIN_SECONDS = 240
 
 
@@ -100,7 +101,7 @@ def round_(processes: dict, token: str, name: str, signals: list[int]) -> bool:
     names = " + ".join(signal.Signals(number).name for number in signals)
     print(f"{name}: {PER_ROUND:,} mentions in batches of {BATCH}, then {names}")
     send(token, name)
-    wait_until_triaged(name, 200, 60)  # the worker is well into the backlog
+    wait_until_triaged(name, INTO_THE_BACKLOG, 60)
     before = triaged(name)
     seconds, code = stop(processes["worker"], signals)
     after = triaged(name)
