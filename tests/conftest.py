@@ -1,6 +1,7 @@
 import contextlib
 import os
 import re
+from typing import NamedTuple
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -131,24 +132,54 @@ def asgi_server(transactional_db):
             raise
 
 
-class Pushes(list):
-    """What inbox.live sent: one (stream, kind, conversation id or None) per event, in order."""
+class Push(NamedTuple):
+    """One event as a browser would read it: its envelope's attributes and the HTML after it."""
 
-    _EVENT = re.compile(
-        r'<template data-stream="([^"]+)" data-seq="\d+" data-live="([a-z]+)"(?: data-conversation="(\d+)")?'
-    )
+    stream: str
+    kind: str  # row, gone, counts, mention; or regroup / close for an order without content
+    conversation: int | None
+    seq: int | None
+    attrs: dict[str, str]
+    content: str
+
+
+class Pushes(list[Push]):
+    """What inbox.live sent, one Push per event, in the order it was sent."""
+
+    _ENVELOPE = re.compile(r'<template data-stream="([^"]+)" data-seq="(\d+)"([^>]*)></template>')
+    _ATTR = re.compile(r' data-([a-z]+)="([^"]*)"')
+    _COUNT = re.compile(r'<span id="(count-[a-z-]+)"[^>]*>(\d+)<')
 
     def add(self, group: str, message: dict) -> None:
         if message["type"] != "live.event":  # a regroup or close order: no content
-            self.append((group, message["type"].removeprefix("live."), None))
+            self.append(Push(group, message["type"].removeprefix("live."), None, None, {}, ""))
             return
-        for stream, kind, conversation in self._EVENT.findall(message["html"]):
+        html = message["html"]
+        envelopes = list(self._ENVELOPE.finditer(html))
+        assert envelopes and envelopes[0].start() == 0, "a frame is nothing but events"
+        for envelope, after in zip(envelopes, [*envelopes[1:], None], strict=True):
+            stream, seq, rest = envelope.groups()
             assert stream == group, "an event names the stream it was sent to"
-            self.append((group, kind, int(conversation) if conversation else None))
+            attrs = dict(self._ATTR.findall(rest))
+            content = html[envelope.end() : after.start() if after else len(html)]
+            pk = int(attrs["conversation"]) if "conversation" in attrs else None
+            self.append(Push(group, attrs["live"], pk, int(seq), attrs, content))
 
     def of(self, conversation_id: int) -> set[tuple[str, str]]:
         """(stream, kind) of every event about one conversation."""
-        return {(group, kind) for group, kind, pk in self if pk == conversation_id}
+        return {(push.stream, push.kind) for push in self if push.conversation == conversation_id}
+
+    def to(self, stream: str) -> list[Push]:
+        return [push for push in self if push.stream == stream]
+
+    def counts(self, stream: str) -> dict[str, int]:
+        """The queue-list counts a stream was sent, by element id (count-<queue>-<kind>), the last of each."""
+        return {
+            name: int(value)
+            for push in self.to(stream)
+            if push.kind == "counts"
+            for name, value in self._COUNT.findall(push.content)
+        }
 
 
 @pytest.fixture
@@ -171,6 +202,7 @@ def capture_pushes(monkeypatch, django_capture_on_commit_callbacks):
 
     @contextlib.contextmanager
     def capture():
+        live._pending.state = None  # what the test's own setup queued (its transaction never commits)
         current.append(Pushes())
         with django_capture_on_commit_callbacks(execute=True):
             yield current[-1]

@@ -14,9 +14,7 @@ from django.db import connections
 from django.test import Client
 
 from inbox import live
-from inbox.models import Conversation, Message
-from inbox.services.conversations import add_note, assign_conversation, change_status
-from inbox.services.replies import deliver
+from inbox.services.conversations import add_note, assign_conversation
 from inbox.services.triage import change_queue, triage_messages
 from socialcrm.asgi import application
 from tests.factories import ensure_migrated_data, make_conversation, make_user
@@ -77,14 +75,6 @@ def kinds(messages: list[str]) -> list[str]:
     return [kind for message in messages for kind in re.findall(r'data-live="([a-z]+)"', message)]
 
 
-def counts(messages: list[str]) -> dict[str, int]:
-    """The queue-list counts pushed, by element id (count-<queue>-<kind>), the last value of each."""
-    return {name: int(value) for message in messages for name, value in COUNT.findall(message)}
-
-
-COUNT = re.compile(r'<span id="(count-[a-z-]+)"[^>]*>(\d+)<')
-
-
 async def close_all(sockets):
     for communicator in sockets.values():
         await communicator.disconnect()
@@ -122,6 +112,8 @@ def test_no_session_or_a_foreign_origin_is_refused(people):
 
 
 def test_each_event_reaches_exactly_those_who_may_see_it(people):
+    """The sockets end to end: each person's socket joins the streams they may see, and no other.
+    What each verb sends to which stream is tests/inbox/test_publishing.py."""
     sessions = {name: session_of(user) for name, user in people.items()}
     conversation = make_conversation("service", text="Router dead")
     pr = Queue.objects.get(slug="pr")
@@ -139,65 +131,23 @@ def test_each_event_reaches_exactly_those_who_may_see_it(people):
             "maria": ["row", "counts"],
         }
         assert "Router dead" in got["sam"][0]
-        assert (
-            counts(got["sam"])
-            == counts(got["maria"])
-            == {
-                "count-service-new": 1,
-                "count-service-open": 0,
-                "count-service-overdue": 0,
-            }
-        )
 
         await sync(assign_conversation)(conversation=conversation, agent=sam, by=sam)
-        await sync(change_status)(conversation=conversation, status="resolved", by=sam)
         got = await heard(sockets)
-        assert {name: set(kinds(messages)) for name, messages in got.items()} == {
-            "sam": {"row", "counts"},
-            "pia": set(),
-            "maria": {"row", "counts"},
-        }
-        assert counts(got["sam"]) == {
-            "count-service-new": 0,
-            "count-service-open": 0,
-            "count-service-overdue": 0,
-            "count-service-mine": 0,  # Sam's own, assigned then resolved
-        }
-        assert "count-service-mine" not in counts(got["maria"])  # Sam's "mine" is Sam's alone
+        assert "count-service-mine" in "".join(got["sam"]) and "count-service-mine" not in "".join(got["maria"])
 
         # Moved to PR (and no longer Sam's): PR hears it now; Sam is told only that it is gone.
-        await sync(change_status)(conversation=conversation, status="open", by=sam)
         await sync(assign_conversation)(conversation=conversation, agent=None, by=sam)
         await heard(sockets)
         await sync(change_queue)(conversation=conversation, queue=pr, by=sam)
         got = await heard(sockets)
         assert kinds(got["sam"]) == ["gone", "counts"] and "Router dead" not in got["sam"][0]
         assert kinds(got["pia"]) == ["row", "counts"] and kinds(got["maria"]) == ["row", "counts", "counts"]
-        assert counts(got["sam"]) == {"count-service-new": 0, "count-service-open": 0, "count-service-overdue": 0}
-        assert counts(got["pia"]) == {"count-pr-new": 0, "count-pr-open": 1, "count-pr-overdue": 0}
-        assert set(counts(got["maria"])) == set(counts(got["sam"])) | set(counts(got["pia"]))
 
         # A mention reaches only the colleague named.
         await sync(add_note)(conversation=conversation, author=maria, text="@pia have a look")
         got = await heard(sockets)
         assert "mention" in kinds(got["pia"]) and "mention" not in kinds(got["sam"]) + kinds(got["maria"])
-        await close_all(sockets)
-
-    run(scenario)
-
-
-def test_sequence_numbers_run_per_stream_without_gaps(people):
-    sessions = {"sam": session_of(people["sam"])}
-    conversation = make_conversation("service")
-
-    async def scenario():
-        sockets = await connected(sessions)
-        for priority in (1, 2, 3):
-            await sync(Conversation.objects.filter(pk=conversation.pk).update)(priority=priority)
-            await sync(live.publish)([conversation.pk])
-        messages = (await heard(sockets))["sam"]
-        seqs = [int(seq) for message in messages for seq in re.findall(r'data-seq="(\d+)"', message)]
-        assert len(seqs) == 6 and seqs == list(range(seqs[0], seqs[0] + 6))  # a row and the counts, three times
         await close_all(sockets)
 
     run(scenario)
@@ -316,23 +266,6 @@ def test_presence_is_shared_with_those_who_may_see_the_conversation_only(people)
     run(scenario)
 
 
-def test_a_reply_delivered_later_updates_the_row(people):
-    sessions = {"sam": session_of(people["sam"])}
-    conversation = make_conversation("service")
-    reply = Message.objects.create(
-        channel=conversation.channel, conversation=conversation, direction="out", text="On it",
-        posted_at=conversation.created_at, delivery=Message.Delivery.QUEUED,
-    )  # fmt: skip
-
-    async def scenario():
-        sockets = await connected(sessions)
-        await sync(deliver)(message_id=reply.pk)
-        assert kinds((await heard(sockets))["sam"]) == ["row", "counts"]
-        await close_all(sockets)
-
-    run(scenario)
-
-
 def test_a_manager_made_agent_stops_hearing_other_queues_at_once(people):
     from django.contrib.auth.models import Group
 
@@ -349,41 +282,6 @@ def test_a_manager_made_agent_stops_hearing_other_queues_at_once(people):
         got = (await heard(sockets))["maria"]
         assert "PR only" not in "".join(got) and "count-pr" not in "".join(got)
         assert f'data-conversation="{service_case.pk}"' in "".join(got)
-        await close_all(sockets)
-
-    run(scenario)
-
-
-def test_mine_counts_name_only_queues_the_person_saw_the_conversation_in(people):
-    sam, pia = people["sam"], people["pia"]
-    sessions = {"sam": session_of(sam)}
-    ours = make_conversation("service", assignee=sam, status="open")
-    theirs = make_conversation("pr", assignee=pia, status="open")
-
-    async def scenario():
-        sockets = await connected(sessions)
-        await sync(live.publish)([ours.pk, theirs.pk])  # one batch touching both queues
-        got = (await heard(sockets))["sam"]
-        assert counts(got)["count-service-mine"] == 1
-        assert not any("pr" in name for name in counts(got)), counts(got)
-        await close_all(sockets)
-
-    run(scenario)
-
-
-def test_unassigning_yourself_sends_the_row_before_the_gone_of_the_same_publish(people):
-    sam = people["sam"]
-    sessions = {"sam": session_of(sam)}
-    conversation = make_conversation("service", assignee=sam, status="open")
-
-    async def scenario():
-        sockets = await connected(sessions)
-        await sync(assign_conversation)(conversation=conversation, agent=None, by=sam)
-        got = "".join((await heard(sockets))["sam"])
-        # Sam still sees it through the service queue: the browser keeps the row (same version, row first).
-        row, gone = re.search(r'data-live="row"[^>]*', got).group(), re.search(r'data-live="gone"[^>]*', got).group()
-        assert got.index('data-live="row"') < got.index('data-live="gone"')
-        assert re.search(r'data-version="(\d+)"', row).group(1) == re.search(r'data-version="(\d+)"', gone).group(1)
         await close_all(sockets)
 
     run(scenario)

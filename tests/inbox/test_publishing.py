@@ -134,7 +134,7 @@ def test_two_changes_in_one_transaction_send_one_row_per_stream(sam, capture_pus
     with capture_pushes() as pushes, transaction.atomic():
         assign_conversation(conversation=conversation, agent=sam, by=sam)
         change_priority(conversation=conversation, priority=Priority.URGENT, by=sam)
-    rows = [(stream, kind) for stream, kind, pk in pushes if pk == conversation.pk]
+    rows = [(push.stream, push.kind) for push in pushes if push.conversation == conversation.pk]
     assert sorted(rows) == sorted([(live.ALL, "row"), (service_stream(), "row"), (live.user_group(sam.pk), "row")])
 
 
@@ -145,3 +145,76 @@ def test_a_change_rolled_back_sends_nothing(sam, capture_pushes):
         raise ValueError("the request failed after the change")
     assert pushes == []
     assert Conversation.objects.get(pk=conversation.pk).status == "new"
+
+
+def test_counts_go_to_the_queue_and_supervisors_and_mine_to_the_person_alone(sam, capture_pushes):
+    conversation = make_conversation("service", text="Router dead")
+    with capture_pushes() as pushes:
+        triaged(conversation)
+    everyone = {"count-service-new": 1, "count-service-open": 0, "count-service-overdue": 0}
+    assert pushes.counts(service_stream()) == pushes.counts(live.ALL) == everyone
+    assert pushes.counts(pr_stream()) == {}
+
+    with capture_pushes() as pushes:
+        assign_conversation(conversation=conversation, agent=sam, by=sam)
+        change_status(conversation=conversation, status="resolved", by=sam)
+    everyone = {"count-service-new": 0, "count-service-open": 0, "count-service-overdue": 0}
+    assert pushes.counts(service_stream()) == pushes.counts(live.ALL) == everyone
+    assert pushes.counts(live.user_group(sam.pk)) == {"count-service-mine": 0}  # Sam's own, assigned then resolved
+
+
+def test_a_move_sends_both_queues_counts_to_supervisors_and_each_queue_its_own(sam, capture_pushes):
+    conversation = make_conversation("service", status="open")
+    with capture_pushes() as pushes:
+        change_queue(conversation=conversation, queue=Queue.objects.get(slug="pr"), by=sam)
+    assert pushes.counts(service_stream()) == {
+        "count-service-new": 0,
+        "count-service-open": 0,
+        "count-service-overdue": 0,
+    }
+    assert pushes.counts(pr_stream()) == {"count-pr-new": 0, "count-pr-open": 1, "count-pr-overdue": 0}
+    assert pushes.counts(live.ALL) == pushes.counts(service_stream()) | pushes.counts(pr_stream())
+
+
+def test_mine_counts_name_only_queues_the_person_saw_the_conversation_in(sam, capture_pushes):
+    pia = make_user("pia", role="agent", queues=("pr",))
+    ours = make_conversation("service", assignee=sam, status="open")
+    theirs = make_conversation("pr", assignee=pia, status="open")
+    with capture_pushes() as pushes:
+        live.send_on_commit([ours.pk, theirs.pk])  # one batch touching both queues
+    assert pushes.counts(live.user_group(sam.pk)) == {"count-service-mine": 1}
+    assert pushes.counts(live.user_group(pia.pk)) == {"count-pr-mine": 1}
+
+
+def test_unassigning_yourself_sends_the_row_before_the_gone_of_the_same_publish(sam, capture_pushes):
+    conversation = make_conversation("service", assignee=sam, status="open")
+    with capture_pushes() as pushes:
+        assign_conversation(conversation=conversation, agent=None, by=sam)
+    # Sam still sees it through the service queue: his browser keeps the row (same version, row first).
+    events = [push for push in pushes if push.conversation == conversation.pk]
+    kinds = [push.kind for push in events]
+    assert kinds.index("row") < kinds.index("gone")
+    assert len({push.attrs["version"] for push in events}) == 1
+
+
+def test_sequence_numbers_run_per_stream_without_gaps(sam, capture_pushes):
+    conversation = make_conversation("service")
+    streams = (service_stream(), live.ALL)
+    before = live.current_seq(streams)  # what a browser's hello said
+    with capture_pushes() as pushes:
+        for priority in (Priority.LOW, Priority.HIGH, Priority.URGENT):  # three publishes, as three requests make
+            Conversation.objects.filter(pk=conversation.pk).update(priority=priority)
+            live.publish([conversation.pk])
+    for stream in streams:  # a row and the counts, three times, each following the last one numbered
+        assert [push.seq for push in pushes.to(stream)] == list(range(before[stream] + 1, before[stream] + 7))
+    assert live.current_seq(streams) == {stream: before[stream] + 6 for stream in streams}
+
+
+def test_a_mention_goes_to_the_person_named_only(sam, capture_pushes):
+    pia = make_user("pia", role="agent", queues=("service",))
+    conversation = make_conversation("service")
+    with capture_pushes() as pushes:
+        add_note(conversation=conversation, author=sam, text="@pia have a look <b>now</b>")
+    mentions = [push for push in pushes if push.kind == "mention"]
+    assert [push.stream for push in mentions] == [live.user_group(pia.pk)]
+    assert "sam mentioned you on #" in mentions[0].content
