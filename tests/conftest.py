@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 
 from socialcrm.celery import app as celery_app
 from tests.factories import PASSWORD, make_user
+from tests.helpers import add_channel, add_triage_token
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -208,3 +209,15 @@ def capture_pushes(monkeypatch, django_capture_on_commit_callbacks):
             yield current[-1]
 
     return capture
+
+
+@pytest.fixture
+def ingest_token(db) -> str:
+    """The ingest token of a webhook channel "hook", made as an admin makes one."""
+    return add_channel()["token"]
+
+
+@pytest.fixture
+def triage_token(db) -> str:
+    """A token of the triage scope, made as an admin makes one."""
+    return add_triage_token()

@@ -1,9 +1,9 @@
 """Every page but login and health needs a login: walk the whole URL conf to prove it."""
 
-import re
-
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import get_resolver
+
+from tests.helpers import example_path, walk
 
 # Views anyone may open: signing in, recovering a password, and the health check.
 PUBLIC = {
@@ -29,24 +29,6 @@ PUBLIC = {
 # the session, or the network's signature), and answer 401/403/404 rather than redirecting to a
 # login page; their own tests prove who gets in.
 API = {"api-ingest", "api-message", "api-openapi", "api-triage-preview", "webhook-meta", "webhook-x"}
-
-
-def walk(resolver: URLResolver, prefix: str = "", namespace: str = ""):
-    for pattern in resolver.url_patterns:
-        if isinstance(pattern, URLResolver):
-            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
-            yield from walk(pattern, prefix + str(pattern.pattern), inner)
-        elif isinstance(pattern, URLPattern):
-            name = f"{namespace}{pattern.name}" if pattern.name else None
-            yield name, prefix + str(pattern.pattern)
-
-
-def example_path(route: str) -> str:
-    """A concrete path for a route, with 1 (or 'x') in place of each parameter."""
-    path = re.sub(r"<(?:int:)?\w+>", "1", route)
-    path = re.sub(r"<\w+:\w+>", "x", path)
-    path = re.sub(r"\(\?P<\w+>[^)]*\)", "1", path)
-    return "/" + path.lstrip("^").rstrip("$").replace("\\", "")
 
 
 ROUTES = sorted({(name or "", example_path(route)) for name, route in walk(get_resolver())})

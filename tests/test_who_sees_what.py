@@ -12,7 +12,7 @@ from django.urls import get_resolver
 from inbox.models import Message
 from profiles.services import merge_customers
 from tests.factories import make_conversation, make_customer, make_user
-from tests.test_urls import walk
+from tests.helpers import walk
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from inbox.services.triage import triage_messages
 from profiles.services import merge_customers
 from tests.browser.test_first_screen import sign_in
 from tests.factories import ensure_migrated_data, make_conversation, make_customer, make_user
-from tests.test_urls import walk
+from tests.helpers import walk
 
 # Collected by the page itself: DevTools' init scripts are not subject to the page's policy.
 RECORD_VIOLATIONS = """

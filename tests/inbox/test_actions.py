@@ -8,9 +8,9 @@ from django.utils import timezone
 from inbox.models import Conversation, Event, Note
 from inbox.services.conversations import get_next, wake_snoozed
 from tests.factories import make_conversation, make_user
+from tests.helpers import HX
 
 pytestmark = pytest.mark.django_db
-HX = {"HX-Request": "true", "HX-Target": "conversation-pane"}
 
 
 def test_assign_to_me_opens_a_new_conversation_and_is_audited(agent_client, agent_in_service_queue):

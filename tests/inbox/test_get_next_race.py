@@ -6,7 +6,7 @@ from django.db import connection
 from inbox.models import Conversation
 from inbox.services.conversations import get_next
 from tests.factories import ensure_migrated_data, make_conversation, make_user
-from tests.inbox.test_ingest_concurrency import run_concurrently
+from tests.helpers import run_concurrently
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="row locks and concurrent writers need PostgreSQL (CI runs it)"

@@ -7,18 +7,11 @@ from django.db import connection
 from django.utils import timezone
 
 from customers.models import Customer, Identity
-from inbox.mentions import IncomingAuthor, IncomingMention
 from inbox.models import Conversation, Event, Message
 from inbox.services.conversations import change_status
 from inbox.services.ingest import ingest
 from tests.factories import make_channel, make_customer
-
-
-def mention(external_id, text="Hello", *, author="u1", **fields):
-    author_fields = fields.pop("author_fields", {})
-    return IncomingMention(
-        external_id=external_id, text=text, author=IncomingAuthor(external_id=author, **author_fields), **fields
-    )
+from tests.helpers import mention
 
 
 @pytest.fixture

@@ -1,40 +1,17 @@
 """Concurrent deliveries of the same mention: stored once, one customer, no error (PostgreSQL)."""
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from customers.models import Customer, Identity
 from inbox.models import Message
 from inbox.services.ingest import ingest
 from tests.factories import ensure_migrated_data, make_channel
-from tests.inbox.test_ingest import mention
+from tests.helpers import mention, run_concurrently
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="row locks and concurrent writers need PostgreSQL (CI runs it)"
 )
-
-
-def run_concurrently(*jobs):
-    barrier = threading.Barrier(len(jobs))
-    errors = []
-
-    def worker(job):
-        try:
-            barrier.wait()
-            job()
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
 
 
 def test_the_same_new_mention_delivered_at_once_on_two_connections_is_stored_once(transactional_db):

@@ -11,11 +11,11 @@ from inbox.models import Channel, Conversation, Event, Message
 from inbox.services.replies import QUEUED_TOO_LONG, deliver, reply
 from inbox.tasks import deliver_reply
 from tests import helpers
-from tests.factories import make_channel, make_conversation, with_secrets
+from tests.factories import make_conversation
+from tests.helpers import HX, conversation_on, queued_reply
 
 pytestmark = pytest.mark.django_db
 FIXTURES = helpers.FIXTURES / "replies"
-HX = {"HX-Request": "true", "HX-Target": "conversation-pane"}
 
 
 def recorded(name: str, requests: list):
@@ -27,18 +27,6 @@ def recorded(name: str, requests: list):
         return httpx.Response(fixture["status"], json=fixture["body"])
 
     return httpx.Client(transport=httpx.MockTransport(answer))
-
-
-def conversation_on(kind: str, network: str, *, private: bool = False, **secrets) -> Conversation:
-    channel = make_channel(f"{kind}-main", network=network, kind=kind)
-    with_secrets(channel, **secrets)
-    conversation = make_conversation("service", channel=channel, text="No signal since Monday")
-    Message.objects.filter(conversation=conversation).update(external_id="post-123", is_private=private)
-    return conversation
-
-
-def queued_reply(conversation, agent, *, private=False, text="Sorry about that! We're on it."):
-    return reply(conversation=conversation, text=text, private=private, by=agent)
 
 
 def test_a_reply_on_a_generic_channel_goes_through_the_sandbox(

@@ -26,13 +26,10 @@ from inbox.models import Channel, Event, Message
 from inbox.services import replies
 from inbox.services.replies import deliver
 from tests.factories import ensure_migrated_data, make_channel, make_user
-from tests.helpers import FIXTURES
-from tests.inbox.connectors.test_imap import RecordedMailbox
-from tests.inbox.test_ingest_concurrency import run_concurrently
-from tests.inbox.test_replies import HX, conversation_on, queued_reply
+from tests.helpers import FIXTURES, HX, conversation_on, queued_reply, run_concurrently
+from tests.inbox.connectors.mailbox import RecordedMailbox, eml
 
 pytestmark = pytest.mark.django_db
-EMAIL_FIXTURES = FIXTURES / "email"
 
 
 class WorkerKilled(BaseException):
@@ -231,10 +228,6 @@ def support_mailbox(db):
     channel.config = {"host": "imap.kestrel.example", "username": "support"}
     channel.save()
     return channel
-
-
-def eml(name: str) -> bytes:
-    return (EMAIL_FIXTURES / name).read_bytes().replace(b"\n", b"\r\n")
 
 
 def test_display_name_with_crlf_does_not_make_the_poll_skip_the_e_mail(

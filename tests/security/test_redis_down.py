@@ -13,10 +13,8 @@ from inbox.models import Message
 from inbox.tasks import sweep_lost_messages
 from socialcrm.celery import app as celery_app
 from tests.factories import PASSWORD, make_user
-from tests.inbox.connectors import test_meta
-from tests.inbox.test_api import MENTION, nothing_stored
-from tests.inbox.test_api import post as post_mention
-from tests.inbox.test_api import token as token
+from tests.helpers import MENTION, nothing_stored, post_mention
+from tests.inbox.connectors import meta_hooks
 
 pytestmark = pytest.mark.django_db
 
@@ -62,8 +60,8 @@ def _forget_broker_connections():
     celery_app.amqp._producer_pool = None
 
 
-def test_the_ingest_api_answers_503_with_retry_after_and_stores_nothing(token, redis_down):
-    response = post_mention(Client(raise_request_exception=False), MENTION, token=token)
+def test_the_ingest_api_answers_503_with_retry_after_and_stores_nothing(ingest_token, redis_down):
+    response = post_mention(Client(raise_request_exception=False), MENTION, token=ingest_token)
 
     assert response.status_code == 503
     assert response.headers["Content-Type"] == "application/json"
@@ -76,10 +74,10 @@ def test_a_meta_delivery_that_was_stored_is_acknowledged_and_triaged_when_redis_
     db, monkeypatch, django_capture_on_commit_callbacks
 ):
     """Also the fault of a process dying between commit and enqueue: the task was never sent."""
-    page = test_meta.meta_channel("kestrel-facebook", "facebook")
+    page = meta_hooks.meta_channel("kestrel-facebook", "facebook")
 
     with redis_unreachable():
-        response = test_meta.deliver(Client(raise_request_exception=False), page, test_meta.fixture("page_comments"))
+        response = meta_hooks.deliver(Client(raise_request_exception=False), page, meta_hooks.fixture("page_comments"))
 
     assert response.status_code == 200  # kept: Meta must not deliver it again
     stored = Message.objects.filter(channel=page)

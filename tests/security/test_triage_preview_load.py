@@ -9,20 +9,18 @@ import pytest
 from django.test import AsyncClient
 
 from tests.factories import ensure_migrated_data
-from tests.triage.test_preview_api import URL
-from tests.triage.test_preview_api import post as post_preview
-from tests.triage.test_preview_api import token as token
+from tests.helpers import PREVIEW_URL, post_preview
 from triage import api as triage_api
 from triage.learning import ensure_seed_versions
 from triage.pipeline import decide
 
 
 @pytest.mark.django_db
-def test_a_request_of_4_6_mb_of_text_is_refused_before_any_triage(client, token):
+def test_a_request_of_4_6_mb_of_text_is_refused_before_any_triage(client, triage_token):
     items = [{"text": "My phone died after the update. " * 140}] * 1000  # 4.6 MB, the campaign's request
 
     started = time.perf_counter()
-    response = post_preview(client, {"items": items}, token)
+    response = post_preview(client, {"items": items}, triage_token)
 
     assert response.status_code == 400
     assert "at most 250,000" in response.json()["error"]
@@ -30,7 +28,7 @@ def test_a_request_of_4_6_mb_of_text_is_refused_before_any_triage(client, token)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_healthz_answers_while_a_full_preview_is_being_triaged(token, monkeypatch):
+def test_healthz_answers_while_a_full_preview_is_being_triaged(triage_token, monkeypatch):
     ensure_migrated_data()
     ensure_seed_versions()
     body = json.dumps(
@@ -49,7 +47,7 @@ def test_healthz_answers_while_a_full_preview_is_being_triaged(token, monkeypatc
 
         async def preview():
             response = await client.post(
-                URL, body, content_type="application/json", headers={"Authorization": f"Bearer {token}"}
+                PREVIEW_URL, body, content_type="application/json", headers={"Authorization": f"Bearer {triage_token}"}
             )
             finished["preview"] = time.perf_counter()
             return response

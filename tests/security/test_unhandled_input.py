@@ -5,13 +5,8 @@ import json
 import pytest
 from django.test import Client
 
-from tests.factories import with_secrets
-from tests.inbox.connectors import test_meta, test_x
-from tests.inbox.test_api import MENTION, nothing_stored
-from tests.inbox.test_api import post as post_mention
-from tests.inbox.test_api import token as token
-from tests.triage.test_preview_api import post as post_preview
-from tests.triage.test_preview_api import token as triage_token  # noqa: F401
+from tests.helpers import MENTION, nothing_stored, post_mention, post_preview
+from tests.inbox.connectors import meta_hooks, x_hooks
 
 pytestmark = pytest.mark.django_db
 
@@ -51,17 +46,17 @@ def test_a_nul_byte_in_a_form_field_is_a_400_and_changes_nothing(agent_client):
     assert not conversation.notes.exists()
 
 
-def test_an_integer_of_5000_digits_to_the_ingest_api_is_a_400(client, token):
+def test_an_integer_of_5000_digits_to_the_ingest_api_is_a_400(client, ingest_token):
     body = json.dumps(MENTION)[:-1] + f', "extra": {HUGE_INTEGER}}}'
 
-    response = post_mention(client, body, token=token)
+    response = post_mention(client, body, token=ingest_token)
 
     assert response.status_code == 400
     assert "digits" in response.json()["error"]
     assert nothing_stored()
 
 
-def test_an_integer_of_5000_digits_to_the_preview_api_is_a_400(client, triage_token):  # noqa: F811
+def test_an_integer_of_5000_digits_to_the_preview_api_is_a_400(client, triage_token):
     body = f'{{"items": [{{"text": "hello", "author": {{"followers": {HUGE_INTEGER}}}}}]}}'
 
     response = post_preview(client, body, token=triage_token)
@@ -83,25 +78,24 @@ META_SHAPES = {
 
 
 def _meta_comment_with(extra) -> str:
-    delivery = test_meta.payload("page_comments")
+    delivery = meta_hooks.payload("page_comments")
     delivery["entry"][0]["changes"][0]["value"]["extra"] = extra
     return json.dumps(delivery)
 
 
 @pytest.mark.parametrize("shape", META_SHAPES)
 def test_a_signed_meta_delivery_nested_900_deep_is_answered_without_a_crash(db, shape):
-    page = test_meta.meta_channel("kestrel-facebook", "facebook")
+    page = meta_hooks.meta_channel("kestrel-facebook", "facebook")
 
-    response = test_meta.deliver(Client(raise_request_exception=False), page, META_SHAPES[shape]().encode())
+    response = meta_hooks.deliver(Client(raise_request_exception=False), page, META_SHAPES[shape]().encode())
 
     assert response.status_code in {200, 400}, response.content
 
 
 @pytest.mark.parametrize("shape", ["tweet", "arrays", "events"])
 def test_a_signed_x_delivery_nested_900_deep_is_answered_without_a_crash(db, shape):
-    account = test_x.make_channel("kestrel-x", network="x", kind="x")
-    with_secrets(account, consumer_secret=test_x.CONSUMER_SECRET)
-    delivery = test_x.payload("tweet_create_events")
+    account = x_hooks.x_channel()
+    delivery = x_hooks.payload("tweet_create_events")
     delivery["tweet_create_events"][0]["extra"] = nested(900)
     body = {
         "tweet": json.dumps(delivery),
@@ -109,15 +103,15 @@ def test_a_signed_x_delivery_nested_900_deep_is_answered_without_a_crash(db, sha
         "events": json.dumps({"for_user_id": "1", "tweet_create_events": [nested(900)]}),
     }[shape]
 
-    response = test_x.deliver(Client(raise_request_exception=False), account, body.encode())
+    response = x_hooks.deliver(Client(raise_request_exception=False), account, body.encode())
 
     assert response.status_code in {200, 400}, response.content
 
 
-def test_an_unreadable_json_body_to_every_json_door_is_a_400_not_a_500(token, triage_token):  # noqa: F811
+def test_an_unreadable_json_body_to_every_json_door_is_a_400_not_a_500(ingest_token, triage_token):
     client = Client(raise_request_exception=False)
     for path, headers in [
-        ("/api/v1/channels/hook/mentions", {"Authorization": f"Bearer {token}"}),
+        ("/api/v1/channels/hook/mentions", {"Authorization": f"Bearer {ingest_token}"}),
         ("/api/v1/triage/preview", {"Authorization": f"Bearer {triage_token}"}),
     ]:
         for body in ["[" * 100_000, f"{HUGE_INTEGER}", '{"a": 1e999999}', '"\\ud800"', "\x00"]:

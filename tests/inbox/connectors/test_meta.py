@@ -1,48 +1,20 @@
 """Facebook Pages and Instagram webhooks: Meta's handshake, signed deliveries, and what becomes a message."""
 
-import hashlib
-import hmac
 import json
 from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
 
-from customers.models import Customer, Identity, Network
+from customers.models import Identity, Network
 from inbox.connectors.meta import mentions_from_delivery
-from inbox.models import Channel, Conversation, Message
-from tests import helpers
+from inbox.models import Channel, Message
 from tests.factories import make_channel, with_secrets
+from tests.helpers import nothing_stored
+from tests.inbox.connectors.meta_hooks import APP_SECRET, VERIFY_TOKEN, deliver, fixture, meta_channel, payload, sign
 
-FIXTURES = helpers.FIXTURES / "meta"
-APP_SECRET = "8d3c1f6a2b9e4d7c0a5f3e8b1d6c9a2f"
-VERIFY_TOKEN = "kestrel-hub-verify-7Qm2xT9"
 POST_ID = "108234567890123_122160012345678901"
 TOMASZ_COMMENT = "122160012345678901_1043218765432109"
-
-
-def fixture(name: str) -> bytes:
-    return (FIXTURES / f"{name}.json").read_bytes()
-
-
-def payload(name: str) -> dict:
-    return json.loads(fixture(name))
-
-
-def sign(body: bytes, secret: str = APP_SECRET) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def deliver(client, channel: Channel, body: bytes | dict, *, signature: str | None = None):
-    """POST a delivery as Meta does: the raw bytes, signed with the app secret unless told otherwise."""
-    body = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = {"X-Hub-Signature-256": sign(body) if signature is None else signature}
-    return client.post(f"/webhooks/meta/{channel.slug}", data=body, content_type="application/json", headers=headers)
-
-
-def meta_channel(slug: str, kind: str) -> Channel:
-    channel = make_channel(slug, network=kind, kind=kind)
-    return with_secrets(channel, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN)
 
 
 @pytest.fixture
@@ -53,10 +25,6 @@ def facebook_page(db):
 @pytest.fixture
 def instagram_account(db):
     return meta_channel("kestrel-instagram", Channel.Kind.INSTAGRAM)
-
-
-def nothing_stored() -> bool:
-    return not Message.objects.exists() and not Customer.objects.exists() and not Conversation.objects.exists()
 
 
 class TestHandshake:

@@ -9,45 +9,19 @@ from datetime import UTC, datetime
 import pytest
 from django.test import Client
 
-from customers.models import Customer, Network
+from customers.models import Network
 from inbox.connectors.x import mentions_from_activity
-from inbox.models import Channel, Conversation, Message
-from tests import helpers
+from inbox.models import Channel, Message
 from tests.factories import make_channel, with_secrets
+from tests.helpers import nothing_stored
+from tests.inbox.connectors.x_hooks import CONSUMER_SECRET, deliver, fixture, payload, sign, x_channel
 
-FIXTURES = helpers.FIXTURES / "x"
-CONSUMER_SECRET = "Zr4kQ9mB2xT7vL1nC8pW3sY6hJ0dF5gA9eK2uN7oR4iM1tV8bX"
 DANA_TWEET = "2123698137330655355"
-
-
-def fixture(name: str) -> bytes:
-    return (FIXTURES / f"{name}.json").read_bytes()
-
-
-def payload(name: str) -> dict:
-    return json.loads(fixture(name))
-
-
-def sign(body: bytes, secret: str = CONSUMER_SECRET) -> str:
-    return "sha256=" + base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
-def deliver(client, channel: Channel, body: bytes | dict, *, signature: str | None = None):
-    """POST a delivery as X does: the raw bytes, signed with the consumer secret unless told otherwise."""
-    body = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = {"x-twitter-webhooks-signature": sign(body) if signature is None else signature}
-    return client.post(f"/webhooks/x/{channel.slug}", data=body, content_type="application/json", headers=headers)
 
 
 @pytest.fixture
 def x_account(db):
-    channel = make_channel("kestrel-x", network=Network.X, kind=Channel.Kind.X)
-    with_secrets(channel, consumer_secret=CONSUMER_SECRET)
-    return channel
-
-
-def nothing_stored() -> bool:
-    return not Message.objects.exists() and not Customer.objects.exists() and not Conversation.objects.exists()
+    return x_channel()
 
 
 class TestCrcCheck:
