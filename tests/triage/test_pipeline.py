@@ -128,6 +128,4 @@ def test_a_batch_keeps_its_order():
 
     decisions = decide([Item(text=text) for text in texts])
 
-    assert [d.message_type for d in decisions] == [
-        d.message_type for d in decide([Item(text=t) for t in texts[:3]])
-    ] * 10
+    assert [d.message_type for d in decisions] == ["complaint", "compliment", "lead"] * 10
