@@ -8,11 +8,17 @@ from django.urls import path, reverse
 from django.utils.text import Truncator
 
 from customers.models import Network, Tier
+from socialcrm.errors import Refused
 from triage.classifiers import ArtifactError
+from triage.hours import Slot, overlaps
+from triage.ical import MAX_BYTES, read_holidays
 from triage.learning import activate_version, load_version
 from triage.models import (
+    BusinessCalendar,
     ClassifierVersion,
     Correction,
+    Holiday,
+    OpeningSlot,
     Queue,
     RoutingRule,
     SlaPolicy,
@@ -25,6 +31,109 @@ from triage.scoring import Author
 from triage.tasks import retrain_classifiers
 
 
+class OpeningSlotFormSet(forms.BaseInlineFormSet):
+    """A calendar opens at least once a week, and no two of its slots are open at the same time."""
+
+    def clean(self):
+        super().clean()
+        kept = [
+            form for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE") and not form.errors
+        ]
+        if not kept:
+            raise forms.ValidationError(
+                "A calendar needs at least one opening slot; for around the clock, open 00:00-00:00 on each day."
+            )
+        slots = [Slot(f.cleaned_data["weekday"], f.cleaned_data["opens"], f.cleaned_data["closes"]) for f in kept]
+        clashes = overlaps(slots)
+        if clashes:
+            raise forms.ValidationError(
+                [f"{a} overlaps {b}: one slot may end when the next opens, not after." for a, b in clashes]
+            )
+
+
+class OpeningSlotInline(admin.TabularInline):
+    model = OpeningSlot
+    formset = OpeningSlotFormSet
+    extra = 0
+
+
+class HolidayInline(admin.TabularInline):
+    model = Holiday
+    extra = 0
+
+
+class BusinessCalendarForm(forms.ModelForm):
+    import_holidays = forms.FileField(
+        required=False,
+        label="Import holidays",
+        help_text="An iCalendar (.ics) file, as public-holiday calendars publish them; dates already listed are kept.",
+    )
+
+    class Meta:
+        model = BusinessCalendar
+        fields = ["name", "timezone"]
+
+    def clean_import_holidays(self):
+        upload = self.cleaned_data.get("import_holidays")
+        if upload is None:
+            return None
+        try:
+            return read_holidays(upload.read(MAX_BYTES + 1))  # one byte past the limit is enough to refuse
+        except Refused as refused:
+            raise forms.ValidationError(str(refused)) from None
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    form = BusinessCalendarForm
+    list_display = ["name", "timezone", "opening", "holiday_count", "queue_list"]
+    search_fields = ["name"]
+    inlines = [OpeningSlotInline, HolidayInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_holidays=Count("holidays", distinct=True))
+            .prefetch_related("slots", "queues")
+        )
+
+    @admin.display(description="opening hours")
+    def opening(self, calendar):
+        return ", ".join(str(slot) for slot in calendar.slots.all())
+
+    @admin.display(description="holidays", ordering="_holidays")
+    def holiday_count(self, calendar):
+        return calendar._holidays
+
+    @admin.display(description="queues")
+    def queue_list(self, calendar):
+        return ", ".join(queue.name for queue in calendar.queues.all())
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        found = form.cleaned_data.get("import_holidays")
+        if found is None:
+            return
+        known = set(form.instance.holidays.values_list("date", flat=True))
+        added = Holiday.objects.bulk_create(
+            Holiday(calendar=form.instance, date=day, name=name)
+            for day, name in found.dates.items()
+            if day not in known
+        )
+        form.instance.touch()
+        self.message_user(
+            request, f"Imported {len(added)} holidays ({len(found.dates) - len(added)} were already listed)."
+        )
+        if found.repeating:
+            self.message_user(
+                request,
+                f"Skipped {len(found.repeating)} repeating events (add their dates by hand or from a file that "
+                f"lists each year): {', '.join(found.repeating[:5])}",
+                messages.WARNING,
+            )
+
+
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(admin.ModelAdmin):
     list_display = ["name", "first_response_minutes", "resolution_minutes", "urgent_factor"]
@@ -34,9 +143,10 @@ class SlaPolicyAdmin(admin.ModelAdmin):
 
 @admin.register(Queue)
 class QueueAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "position", "sla_policy", "member_count", "is_active"]
+    list_display = ["name", "slug", "position", "sla_policy", "calendar", "member_count", "is_active"]
     list_editable = ["position", "is_active"]
-    list_filter = ["is_active", "sla_policy"]
+    list_filter = ["is_active", "sla_policy", "calendar"]
+    list_select_related = ["sla_policy", "calendar"]
     # Nothing assigns automatically yet: admin must not offer a mode as if it worked.
     exclude = ["assignment_mode"]
     search_fields = ["name", "slug", "description"]

@@ -29,7 +29,7 @@ Pause = tuple[datetime, datetime | None]
 # How far ahead a deadline is looked for: a calendar open a few hours a year still gets one; a target
 # further away than this is "never" (shown as no due time), not a loop without end.
 HORIZON = timedelta(days=3 * 366)
-_WINDOW = timedelta(days=14)
+_WINDOW = timedelta(days=3)  # most targets fall due within a few days: look that far at a time
 _DAY = timedelta(days=1)
 
 
@@ -166,15 +166,15 @@ class BusinessHours:
 def _offset_segments(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, datetime, timedelta]]:
     """[start, end) cut where the zone's UTC offset changes: (from, to, offset) in UTC.
 
-    zoneinfo does not list its transitions, so they are found by sampling each hour and bisecting on
-    whole seconds (transitions fall on whole seconds; no zone changes twice within an hour).
+    zoneinfo does not list its transitions, so they are found by sampling each day and bisecting on
+    whole seconds (transitions fall on whole seconds; no zone changes twice within a day).
     """
     segments = []
     segment_start = start
     offset = start.astimezone(zone).utcoffset()
     probe = start
     while probe < end:
-        step = min(probe + timedelta(hours=1), end)
+        step = min(probe + _DAY, end)
         if step.astimezone(zone).utcoffset() != offset:
             low, high = int(probe.timestamp()), int(step.timestamp()) + 1  # old offset at low, new at high
             while high - low > 1:

@@ -1,10 +1,16 @@
 """Triage: where each mention goes, why, and what the router has learned."""
 
+from functools import cached_property
+from zoneinfo import ZoneInfo, available_timezones
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Now
 
 from customers.models import Network, Tier
+from triage.hours import WEEKDAYS, BusinessHours, Slot
 
 
 class MessageType(models.TextChoices):
@@ -112,6 +118,112 @@ class TriageSettings(models.Model):
         return cls.objects.get_or_create(pk=1)[0]
 
 
+def validate_timezone(name: str) -> None:
+    if name not in available_timezones():
+        raise ValidationError(f"Unknown timezone '{name}': use an IANA name such as Europe/Berlin or America/New_York.")
+
+
+_HOURS: dict[tuple[int, object], BusinessHours] = {}
+
+
+class BusinessCalendar(models.Model):
+    """When a queue's SLA clock runs: weekly opening slots in a timezone, less holidays.
+
+    The arithmetic is triage.hours; this is what admins edit. "24/7" is a calendar like any other.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    timezone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_timezone], help_text="IANA name, e.g. Europe/Berlin."
+    )
+    # Bumped by every change to the calendar, its slots or its holidays: the key of each process's copy.
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.timezone})"
+
+    def business_hours(self) -> BusinessHours:
+        """Its hours for triage.hours, read from the database once per process and version."""
+        key = (self.pk, self.updated_at)
+        if key not in _HOURS:
+            _HOURS[key] = self._read_hours()
+        return _HOURS[key]
+
+    def touch(self) -> None:
+        """Say that the slots or holidays changed (each process reads the hours again)."""
+        BusinessCalendar.objects.filter(pk=self.pk).update(updated_at=Now())
+
+    def _read_hours(self) -> BusinessHours:
+        return BusinessHours(
+            ZoneInfo(self.timezone),
+            tuple(Slot(s.weekday, s.opens, s.closes) for s in self.slots.all()),
+            frozenset(self.holidays.values_list("date", flat=True)),
+        )
+
+
+class OpeningSlot(models.Model):
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="slots")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField(
+        help_text=(
+            "At or before the opening time: the slot runs past midnight (22:00-06:00; 00:00-00:00 is the whole day)."
+        )
+    )
+
+    class Meta:
+        ordering = ["weekday", "opens"]
+        constraints = [models.CheckConstraint(condition=Q(weekday__lte=6), name="opening_slot_weekday")]
+
+    def __str__(self) -> str:
+        return f"{WEEKDAYS[self.weekday]} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        self.calendar.touch()
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        self.calendar.touch()
+        return result
+
+
+class Holiday(models.Model):
+    """A local date on which the calendar is closed all day (slots past midnight into it included)."""
+
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField()
+    name = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["calendar", "date"], name="holiday_once_per_date")]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.name}".strip()
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        self.calendar.touch()
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        self.calendar.touch()
+        return result
+
+
 class SlaPolicy(models.Model):
     """How fast a queue promises to answer and to resolve."""
 
@@ -153,6 +265,14 @@ class Queue(models.Model):
     position = models.PositiveSmallIntegerField(default=0, help_text="Order in the inbox sidebar.")
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="queues")
     sla_policy = models.ForeignKey(SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="queues")
+    calendar = models.ForeignKey(
+        BusinessCalendar,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="queues",
+        help_text="The hours its SLA clock runs in. Empty: around the clock (24/7, UTC).",
+    )
     assignment_mode = models.CharField(max_length=16, choices=AssignmentMode.choices, default=AssignmentMode.MANUAL)
     is_active = models.BooleanField(default=True)
 
@@ -161,6 +281,11 @@ class Queue(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @cached_property
+    def business_hours(self) -> BusinessHours:
+        """The calendar's hours, read once per Queue object (every due time of a batch uses them)."""
+        return self.calendar.business_hours() if self.calendar_id else BusinessHours.always_open()
 
 
 class RoutingRule(models.Model):

@@ -2,7 +2,7 @@
 
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -64,14 +64,15 @@ NOTE_MAX_LENGTH = 10_000
 
 
 def sla_due_times(queue: Queue | None, *, start: datetime, priority: int = Priority.NORMAL) -> dict:
-    """When the first reply and the resolution fall due under the queue's SLA policy (none without one)."""
+    """When the first reply and the resolution fall due under the queue's SLA policy (none without one),
+    counted in the queue's business hours."""
     policy = queue.sla_policy if queue else None
     if policy is None:
         return {"first_response_due_at": None, "resolution_due_at": None}
     factor = policy.urgent_factor if priority == Priority.URGENT else 1.0
     return {
-        "first_response_due_at": start + timedelta(minutes=policy.first_response_minutes * factor),
-        "resolution_due_at": start + timedelta(minutes=policy.resolution_minutes * factor),
+        "first_response_due_at": queue.business_hours.due_at(start, policy.first_response_minutes * factor),
+        "resolution_due_at": queue.business_hours.due_at(start, policy.resolution_minutes * factor),
     }
 
 
@@ -228,7 +229,9 @@ def wake_snoozed(*, now: datetime | None = None) -> int:
 def change_priority(*, conversation: Conversation, priority: int, by) -> Conversation:
     """Set the priority; becoming or ceasing to be urgent moves the SLA due times with it."""
     conversation = (
-        Conversation.objects.select_for_update(of=("self",)).select_related("queue__sla_policy").get(pk=conversation.pk)
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("queue__sla_policy", "queue__calendar")
+        .get(pk=conversation.pk)
     )
     if priority not in Priority.values:
         raise Refused("Choose low, normal, high or urgent.")

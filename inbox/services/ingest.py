@@ -59,7 +59,7 @@ def ingest(*, channel: Channel, mentions: Sequence[IncomingMention]) -> IngestRe
     now = timezone.now()
     with transaction.atomic():
         channel = (
-            Channel.objects.select_related("default_queue__sla_policy")
+            Channel.objects.select_related("default_queue__sla_policy", "default_queue__calendar")
             .select_for_update(of=("self",))
             .get(pk=channel.pk)
         )
@@ -116,6 +116,7 @@ def _store_fresh(*, channel: Channel, mentions: list[IncomingMention], now) -> d
         target = resolved_for if conversation.status == Status.RESOLVED else open_for
         target.setdefault(conversation.customer_id, conversation)
 
+    due_times = sla_due_times(channel.default_queue, start=now)  # every conversation started here shares them
     created: list[Conversation] = []
     events: list[Event] = []
     thread_of: dict[str, Conversation] = {}
@@ -138,7 +139,7 @@ def _store_fresh(*, channel: Channel, mentions: list[IncomingMention], now) -> d
                 subject=mention.subject[:255],
                 created_at=now,
                 last_message_at=posted_at,
-                **sla_due_times(channel.default_queue, start=now),
+                **due_times,
             )
             created.append(conversation)
             open_for[customer_id] = conversation

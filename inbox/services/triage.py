@@ -159,7 +159,7 @@ def _apply_to_conversations(messages: list[Message], decisions: dict[int, Decisi
     conversations = {
         c.pk: c
         for c in Conversation.objects.select_for_update(of=("self",))
-        .select_related("queue__sla_policy", "channel")
+        .select_related("queue__sla_policy", "queue__calendar", "channel")
         .filter(pk__in=by_conversation)
         .order_by("pk")  # one lock order for every worker: no deadlocks
     }
@@ -170,7 +170,9 @@ def _apply_to_conversations(messages: list[Message], decisions: dict[int, Decisi
     )
     queues = {
         q.pk: q
-        for q in Queue.objects.select_related("sla_policy").filter(pk__in={d.queue_id for d in decisions.values()})
+        for q in Queue.objects.select_related("sla_policy", "calendar").filter(
+            pk__in={d.queue_id for d in decisions.values()}
+        )
     }
     assignees = set(
         get_user_model()
