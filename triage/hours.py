@@ -124,7 +124,7 @@ class BusinessHours:
         """When `minutes` of open, unpaused time have passed since `start`; None if never (a pause that
         has not ended, or no opening within HORIZON)."""
         start = start.astimezone(UTC)
-        pauses = sorted(pauses, key=lambda pause: pause[0])
+        pauses = list(pauses)  # read once per window
         left = timedelta(minutes=minutes)
         if left <= timedelta(0):
             return start

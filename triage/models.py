@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 
 from customers.models import Network, Tier
-from triage.hours import WEEKDAYS, BusinessHours, Slot
+from triage.hours import BusinessHours, Slot
 
 
 class MessageType(models.TextChoices):
@@ -159,12 +159,28 @@ class BusinessCalendar(models.Model):
     def _read_hours(self) -> BusinessHours:
         return BusinessHours(
             ZoneInfo(self.timezone),
-            tuple(Slot(s.weekday, s.opens, s.closes) for s in self.slots.all()),
+            tuple(slot.as_slot() for slot in self.slots.all()),
             frozenset(self.holidays.values_list("date", flat=True)),
         )
 
 
-class OpeningSlot(models.Model):
+class CalendarPart(models.Model):
+    """A slot or holiday: saving or deleting one tells every process to read its calendar's hours again."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        self.calendar.touch()
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        self.calendar.touch()
+        return result
+
+
+class OpeningSlot(CalendarPart):
     class Weekday(models.IntegerChoices):
         MONDAY = 0, "Monday"
         TUESDAY = 1, "Tuesday"
@@ -188,19 +204,13 @@ class OpeningSlot(models.Model):
         constraints = [models.CheckConstraint(condition=Q(weekday__lte=6), name="opening_slot_weekday")]
 
     def __str__(self) -> str:
-        return f"{WEEKDAYS[self.weekday]} {self.opens:%H:%M}-{self.closes:%H:%M}"
+        return str(self.as_slot())
 
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        self.calendar.touch()
-
-    def delete(self, *args, **kwargs):
-        result = super().delete(*args, **kwargs)
-        self.calendar.touch()
-        return result
+    def as_slot(self) -> Slot:
+        return Slot(self.weekday, self.opens, self.closes)
 
 
-class Holiday(models.Model):
+class Holiday(CalendarPart):
     """A local date on which the calendar is closed all day (slots past midnight into it included)."""
 
     calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="holidays")
@@ -213,15 +223,6 @@ class Holiday(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date:%Y-%m-%d} {self.name}".strip()
-
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        self.calendar.touch()
-
-    def delete(self, *args, **kwargs):
-        result = super().delete(*args, **kwargs)
-        self.calendar.touch()
-        return result
 
 
 class SlaPolicy(models.Model):
