@@ -15,7 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.models import Customer, CustomerRecord, Identity, Network, Tier
-from inbox.models import Channel, Conversation, Event, Message, Note, Status
+from inbox.models import PAUSED_STATUSES, Channel, Conversation, Event, Message, Note, Status
+from inbox.services.conversations import SLA_FIELDS, STATUS_FIELDS, refresh_sla
 from inbox.services.triage import triage_messages
 from socialcrm.accounts import mark_email_verified
 from triage.models import MessageType, Priority, Queue, Sentiment
@@ -358,7 +359,7 @@ def _make_identities(rng: random.Random, customers: list[Customer]) -> dict[str,
 
 def _make_conversations(rng, count, channels, identities, now) -> tuple[int, int]:
     User = get_user_model()
-    queues = {queue.slug: queue for queue in Queue.objects.select_related("sla_policy")}
+    queues = {queue.slug: queue for queue in Queue.objects.select_related("sla_policy", "calendar")}
     members = {slug: list(queue.members.all()) for slug, queue in queues.items()}
     conversations, threads = [], []
     for _ in range(count):
@@ -388,14 +389,13 @@ def _make_conversations(rng, count, channels, identities, now) -> tuple[int, int
         started = now - age
         inbound = rng.randint(1, 3)
         replies = 0 if status == Status.NEW else rng.randint(1, 2)
-        policy = queue.sla_policy
         assignee = None
         if status != Status.NEW and members[queue.slug] and rng.random() < 0.8:
             assignee = rng.choice(members[queue.slug])
         conversation = Conversation(
             customer=author.customer,
             channel=channel,
-            status=status,
+            status=Status.NEW,
             queue=queue,
             assignee=assignee,
             priority=priority,
@@ -405,11 +405,12 @@ def _make_conversations(rng, count, channels, identities, now) -> tuple[int, int
             subject=text[:80] if channel.network == Network.EMAIL else "",
             is_private=channel.network == Network.EMAIL or rng.random() < 0.25,
             created_at=started,
-            first_response_due_at=started + timedelta(minutes=policy.first_response_minutes) if policy else None,
-            resolution_due_at=started + timedelta(minutes=policy.resolution_minutes) if policy else None,
+            awaiting_since=started,
             resolved_at=now if status == Status.RESOLVED else None,  # set from the thread below
             snoozed_until=now + timedelta(hours=rng.randint(2, 48)) if status == Status.SNOOZED else None,
         )
+        refresh_sla(conversation)  # the clocks as they started; the thread below moves them on
+        conversation.status = status
         conversations.append(conversation)
         threads.append((conversation, author, text, inbound, replies))
 
@@ -470,6 +471,14 @@ def _make_conversations(rng, count, channels, identities, now) -> tuple[int, int
         conversation.last_message_at = moments[-1]
         if conversation.status == Status.RESOLVED:
             conversation.resolved_at = moments[-1] + (now - moments[-1]) * rng.uniform(0.05, 0.9)
+        # The SLA clocks as the services would have left them (triage.sla): waiting since the customer's
+        # latest unanswered message, paused since the last turn when pending, snoozed or resolved.
+        last_out = max((i for i, turn in enumerate(turns) if turn == "out"), default=-1)
+        conversation.awaiting_since = moments[last_out + 1] if last_out + 1 < len(turns) else None
+        if conversation.status in PAUSED_STATUSES:
+            paused_at = conversation.resolved_at or moments[-1]
+            conversation.sla_pauses = [[paused_at.isoformat(), None]]
+        refresh_sla(conversation)
         if rng.random() < 0.15 and agents:
             notes.append(
                 Note(
@@ -489,7 +498,9 @@ def _make_conversations(rng, count, channels, identities, now) -> tuple[int, int
     Message.objects.bulk_create(messages)
     Note.objects.bulk_create(notes)
     Event.objects.bulk_create(events)
-    Conversation.objects.bulk_update(conversations, ["last_message_at", "first_response_at", "resolved_at"])
+    Conversation.objects.bulk_update(
+        conversations, ["last_message_at", "first_response_at", "resolved_at", *STATUS_FIELDS, *SLA_FIELDS]
+    )
     _triage(rng, [m.pk for m in messages if m.direction == Message.Direction.INBOUND], members)
     return len(conversations), len(messages)
 

@@ -239,9 +239,28 @@ class Conversation(models.Model):
     subject = models.CharField(max_length=255, blank=True)
     snippet = models.CharField(max_length=200, blank=True, help_text="Start of the latest inbound message.")
     is_private = models.BooleanField(default=False, help_text="A direct message rather than a public post.")
+    # The SLA clocks (triage.sla has the rules; inbox.services.conversations.refresh_sla sets these).
     first_response_due_at = models.DateTimeField(null=True, blank=True)
+    next_response_due_at = models.DateTimeField(null=True, blank=True)
     resolution_due_at = models.DateTimeField(null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
+    awaiting_since = models.DateTimeField(
+        null=True, blank=True, help_text="When the customer's current unanswered wait began; empty once answered."
+    )
+    sla_pauses = models.JSONField(
+        default=list, blank=True, help_text="[start, end or null] of each time the clocks stood still (ISO times)."
+    )
+    sla_due_at = models.DateTimeField(
+        null=True, blank=True, help_text="The earliest due time of a running clock: when it breaches next."
+    )
+    sla_alert_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the deadline checker next warns or escalates; empty when it has nothing to do.",
+    )
+    sla_alerts_done = models.PositiveSmallIntegerField(
+        default=0, help_text="How many of the alerts of sla_due_at (due soon, breach, escalations) were made."
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
     snoozed_until = models.DateTimeField(null=True, blank=True)
     last_message_at = models.DateTimeField(default=timezone.now)
@@ -267,7 +286,7 @@ class Conversation(models.Model):
                 "queue",
                 "status",
                 models.F("priority").desc(),
-                "first_response_due_at",
+                "sla_due_at",
                 "id",
                 name="conv_queue_worklist",
             ),
@@ -277,7 +296,7 @@ class Conversation(models.Model):
             models.Index(
                 "queue",
                 models.F("priority").desc(),
-                Coalesce("first_response_due_at", models.Value(NEVER_DUE)),
+                Coalesce("sla_due_at", models.Value(NEVER_DUE)),
                 "id",
                 condition=Q(status__in=["new", "open"]),
                 name="conv_queue_active_order",
@@ -297,9 +316,7 @@ class Conversation(models.Model):
                     "queue",
                     "status",
                     "assignee",
-                    "first_response_at",
-                    "first_response_due_at",
-                    "resolution_due_at",
+                    "sla_due_at",
                     "id",
                 ],
                 condition=Q(status__in=["new", "open"]),
@@ -309,6 +326,16 @@ class Conversation(models.Model):
             models.Index(fields=["assignee", "status", "last_message_at"], name="conv_assignee_worklist"),
             # Threading: the customer's open conversation on a channel.
             models.Index(fields=["customer", "channel", "status"], name="conv_customer_channel"),
+            # The deadline checker: what warns or escalates next.
+            models.Index(fields=["sla_alert_at"], condition=Q(sla_alert_at__isnull=False), name="conv_sla_alert_due"),
+            # The list sorted by time to breach.
+            models.Index(
+                "queue",
+                Coalesce("sla_due_at", models.Value(NEVER_DUE)),
+                "id",
+                condition=Q(status__in=["new", "open"]),
+                name="conv_queue_breach_order",
+            ),
             # Wake-up sweep for snoozed conversations.
             models.Index(fields=["snoozed_until"], condition=Q(status="snoozed"), name="conv_snoozed_wakeup"),
         ]
@@ -350,6 +377,20 @@ class Conversation(models.Model):
             self.snoozed_until = None
         self.resolved_at = now if status == Conversation.Status.RESOLVED else None
         self.status = status
+        # The SLA clocks stand still while it is paused (triage.sla), and a reopen owes a next response.
+        if old not in PAUSED_STATUSES and status in PAUSED_STATUSES:
+            self.sla_pauses = [*self.sla_pauses, [now.isoformat(), None]]
+        elif old in PAUSED_STATUSES and status not in PAUSED_STATUSES and self.sla_pauses:
+            self.sla_pauses = [*self.sla_pauses[:-1], [self.sla_pauses[-1][0], now.isoformat()]]
+        if old == Conversation.Status.RESOLVED and self.first_response_at is not None:
+            self.awaiting_since = now
+
+    def pauses(self) -> tuple[tuple[datetime, datetime | None], ...]:
+        """The SLA pauses as triage.hours takes them."""
+        return tuple(
+            (datetime.fromisoformat(start), datetime.fromisoformat(end) if end else None)
+            for start, end in self.sla_pauses
+        )
 
 
 Status = Conversation.Status
@@ -365,6 +406,8 @@ ALLOWED_STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
 
 # Statuses an agent still has to act on.
 ACTIVE_STATUSES = frozenset({Status.NEW, Status.OPEN})
+# Statuses the SLA clocks stand still in.
+PAUSED_STATUSES = frozenset({Status.PENDING, Status.SNOOZED, Status.RESOLVED})
 
 
 class Message(models.Model):
@@ -413,6 +456,14 @@ class Message(models.Model):
     delivery_error = models.CharField(max_length=500, blank=True)
     delivery_changed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the reply's delivery state last changed; the stuck-reply sweep reads it."
+    )
+    # For a reply that answered a wait (the first response, or a next one): what the reports count.
+    answered_wait_since = models.DateTimeField(
+        null=True, blank=True, help_text="When the customer began the wait this reply ended."
+    )
+    answered_due_at = models.DateTimeField(null=True, blank=True, help_text="When the answer was due by the SLA.")
+    answered_business_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How long the customer waited, in the queue's business time."
     )
     idempotency_key = models.UUIDField(
         null=True,
@@ -524,6 +575,9 @@ class Event(models.Model):
         CUSTOMER_UNMERGED = "customer_unmerged", "Customer merge undone"
         CUSTOMER_CHANGED = "customer_changed", "Customer details changed"
         CUSTOMER_NOTE_ADDED = "customer_note_added", "Customer note added"
+        SLA_DUE_SOON = "sla_due_soon", "SLA due soon"
+        SLA_BREACHED = "sla_breached", "SLA breached"
+        SLA_ESCALATED = "sla_escalated", "SLA escalated"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     actor = models.ForeignKey(

@@ -15,7 +15,17 @@ from django.utils import timezone
 
 from customers.models import Customer, CustomerRecord
 from inbox import presence
-from inbox.models import ACTIVE_STATUSES, NEVER_DUE, CannedReply, Conversation, Label, Message, Note, Status
+from inbox.models import (
+    ACTIVE_STATUSES,
+    NEVER_DUE,
+    PAUSED_STATUSES,
+    CannedReply,
+    Conversation,
+    Label,
+    Message,
+    Note,
+    Status,
+)
 from inbox.senders import length_limit
 from socialcrm.db import parse_id
 from socialcrm.errors import Refused
@@ -49,7 +59,9 @@ def access_conversation(user, conversation_id, *, for_update: bool = False) -> C
         raise Http404("No such conversation") from None
     if not conversations_visible_to(user).filter(pk=conversation_id).exists():
         raise Http404("No such conversation")
-    conversations = Conversation.objects.select_related("customer", "channel", "queue", "assignee")
+    conversations = Conversation.objects.select_related(
+        "customer", "channel", "queue__sla_policy", "queue__calendar", "assignee"
+    )
     if for_update:
         conversations = conversations.select_for_update(of=("self",))
     return conversations.get(pk=conversation_id)
@@ -115,9 +127,7 @@ def _counted(queues: QuerySet, **extra) -> QuerySet:
     however long, costs nothing here.
     """
     now = timezone.now()
-    overdue = Q(active__first_response_at__isnull=True, active__first_response_due_at__lt=now) | Q(
-        active__resolution_due_at__lt=now
-    )
+    overdue = Q(active__sla_due_at__lt=now)
     return queues.annotate(
         active=FilteredRelation("conversations", condition=Q(conversations__status__in=ACTIVE_STATUSES))
     ).annotate(
@@ -138,6 +148,17 @@ LIST_FILTERS: dict[str, str] = {
 }
 
 
+# The list's SLA narrowing and orders, as the list header offers them.
+SLA_FILTERS = {"due_soon": "Due soon", "breached": "Breached"}
+SORTS = {"breach": "Time to breach"}
+
+
+def due_soon_window(queue: Queue) -> timedelta:
+    """How far ahead "due soon" looks in a queue: its policy's warning lead (15 minutes without one)."""
+    minutes = queue.sla_policy.due_soon_minutes if queue.sla_policy_id else 0
+    return timedelta(minutes=minutes or 15)
+
+
 @dataclass(frozen=True)
 class ListFilters:
     """The list's narrowing beyond queue and status tab; empty means any."""
@@ -147,6 +168,8 @@ class ListFilters:
     network: str = ""
     label: str = ""
     assignee: str = ""  # "", "none" (unassigned) or a colleague's id
+    sla: str = ""  # "", "due_soon" or "breached"
+    sort: str = ""  # "" (most urgent, then soonest due) or "breach" (soonest to breach first)
 
     @classmethod
     def from_query(cls, query) -> "ListFilters":
@@ -160,6 +183,8 @@ class ListFilters:
             network=query.get("network", ""),
             label=query.get("label", "")[:50],
             assignee=query.get("assignee", ""),
+            sla=query.get("sla", ""),
+            sort=query.get("sort", ""),
         )
         if filters.assignee and filters.assignee != "none" and parse_id(filters.assignee) is None:
             raise Refused("Unknown assignee; use 'none' for unassigned, or a colleague's id")
@@ -167,6 +192,8 @@ class ListFilters:
             (filters.message_type, MessageType.values, "type"),
             (filters.sentiment, Sentiment.values, "sentiment"),
             (filters.network, Network.values, "network"),
+            (filters.sla, SLA_FILTERS, "sla"),
+            (filters.sort, SORTS, "sort"),
         ):
             if value and value not in allowed:
                 raise Refused(f"Unknown {name} {value!r}; use one of: {', '.join(allowed)}")
@@ -182,6 +209,8 @@ class ListFilters:
             "network": self.network,
             "label": self.label,
             "assignee": self.assignee,
+            "sla": self.sla,
+            "sort": self.sort,
         }
         kept = {key: value for key, value in pairs.items() if value}
         return "&" + urlencode(kept) if kept else ""
@@ -205,13 +234,18 @@ def conversation_list(
     conversations, ordering = _listed(user, queue=queue, status_filter=status_filter, filters=filters)
     resolved = status_filter == "resolved"
     if after:
-        conversations = conversations.filter(_after(after, resolved=resolved))
+        conversations = conversations.filter(_after(after, resolved=resolved, by_breach=filters.sort == "breach"))
     rows = list(_as_rows(conversations).order_by(*ordering)[: limit + 1])
     if len(rows) <= limit:
         return rows, ""
     rows = rows[:limit]
     last = rows[-1]
-    key = [to_micros(last.resolved_at)] if resolved else [last.priority, to_micros(last.due)]
+    if resolved:
+        key = [to_micros(last.resolved_at)]
+    elif filters.sort == "breach":
+        key = [to_micros(last.due)]
+    else:
+        key = [last.priority, to_micros(last.due)]
     return rows, "_".join(str(part) for part in [*key, last.pk])
 
 
@@ -243,7 +277,8 @@ def list_placement(
     listed = conversations.filter(pk__in=ids)
     below = set()
     if until:
-        below = set(listed.filter(_after(until, resolved=status_filter == "resolved")).values_list("pk", flat=True))
+        after = _after(until, resolved=status_filter == "resolved", by_breach=filters.sort == "breach")
+        below = set(listed.filter(after).values_list("pk", flat=True))
     shown = list(_as_rows(listed.exclude(pk__in=below)).order_by("pk"))
     return Placement(shown=shown, below=below, gone=set(ids) - below - {row.pk for row in shown})
 
@@ -274,9 +309,15 @@ def _listed(
     if filters.label:
         labelled = Conversation.labels.through.objects.filter(label__name=filters.label).values("conversation_id")
         conversations = conversations.filter(pk__in=labelled)
+    now = timezone.now()
+    if filters.sla == "breached":
+        conversations = conversations.filter(sla_due_at__lt=now)
+    elif filters.sla == "due_soon":
+        conversations = conversations.filter(sla_due_at__gte=now, sla_due_at__lte=now + due_soon_window(queue))
     if status_filter == "resolved":
         return conversations, ["-resolved_at", "-id"]
-    return conversations.annotate(due=Coalesce("first_response_due_at", Value(NEVER_DUE))), ["-priority", "due", "id"]
+    conversations = conversations.annotate(due=Coalesce("sla_due_at", Value(NEVER_DUE)))
+    return conversations, ["due", "id"] if filters.sort == "breach" else ["-priority", "due", "id"]
 
 
 def _as_rows(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
@@ -308,13 +349,17 @@ def from_micros(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
-def _after(cursor: str, *, resolved: bool) -> Q:
+def _after(cursor: str, *, resolved: bool, by_breach: bool = False) -> Q:
     try:
         numbers = [int(part) for part in cursor.split("_")]
         if resolved:
             micros, pk = numbers
             when = from_micros(micros)
             return Q(resolved_at__lt=when) | Q(resolved_at=when, pk__lt=pk)
+        if by_breach:
+            micros, pk = numbers
+            when = from_micros(micros)
+            return Q(due__gt=when) | Q(due=when, pk__gt=pk)
         priority, micros, pk = numbers
         when = from_micros(micros)
     except (ValueError, OverflowError) as problem:
@@ -344,6 +389,7 @@ def conversation_pane(user, conversation: Conversation) -> dict:
         "message_types": MessageType.choices,
         "sentiments": Sentiment.choices,
         "present": presence.others(conversation.pk, user),
+        "clocks": sla_clocks(conversation),
         # Supervisors may give it to a colleague who works its queue.
         "colleagues": (
             conversation.queue.members.filter(is_active=True).order_by("username")
@@ -351,6 +397,54 @@ def conversation_pane(user, conversation: Conversation) -> dict:
             else []
         ),
     }
+
+
+@dataclass(frozen=True)
+class ClockRow:
+    """One SLA clock as the pane shows it."""
+
+    label: str
+    due: datetime | None
+    state: str  # running, due_soon, breached, paused, met, missed, stopped
+    done_at: datetime | None = None
+
+
+def sla_clocks(conversation: Conversation, *, now: datetime | None = None) -> tuple[list[ClockRow], str]:
+    """The conversation's SLA clocks (those it has or had), and why they stand still ("" when they run)."""
+    now = now or timezone.now()
+    if not (conversation.queue_id and conversation.queue.sla_policy_id):
+        return [], ""
+    soon = due_soon_window(conversation.queue)
+    answered = conversation.first_response_at
+    resolved = conversation.resolved_at if conversation.status == Status.RESOLVED else None
+    paused = conversation.status in PAUSED_STATUSES
+
+    def row(label, due, running, done_at) -> ClockRow:
+        if not running:
+            if done_at is None:  # resolved without it
+                return ClockRow(label, due, "stopped")
+            return ClockRow(label, due, "met" if due is None or done_at <= due else "missed", done_at)
+        if due is None:
+            return ClockRow(label, None, "paused" if paused else "running")
+        state = "breached" if due < now else "due_soon" if due <= now + soon else "running"
+        return ClockRow(label, due, state)
+
+    rows = [row("First response", conversation.first_response_due_at, answered is None and not resolved, answered)]
+    if conversation.next_response_due_at or (answered and conversation.awaiting_since):
+        waiting = conversation.awaiting_since is not None and not resolved
+        rows.append(row("Next response", conversation.next_response_due_at, waiting, conversation.last_message_at))
+    rows.append(row("Resolution", conversation.resolution_due_at, not resolved, resolved))
+    if conversation.status == Status.PENDING:
+        why = "Paused while waiting on the customer; it runs again when they write."
+    elif conversation.status == Status.SNOOZED:
+        why = f"Paused while snoozed, until {timezone.localtime(conversation.snoozed_until):%a %-d %b %H:%M}."
+    elif resolved:
+        why = "Stopped: resolved."
+    elif not conversation.queue.business_hours.is_open(now):
+        why = "Standing still outside the queue's business hours."
+    else:
+        why = ""
+    return rows, why
 
 
 def conversation_thread(conversation: Conversation) -> list[Message | Note]:
@@ -407,7 +501,10 @@ def queue_board(user) -> list[BoardRow]:
         by_status[queue_id][status] = count
     unanswered = in_queues.filter(status__in=ACTIVE_STATUSES, first_response_at__isnull=True)
     breaches = dict(
-        unanswered.filter(first_response_due_at__lt=now).values_list("queue_id").annotate(n=Count("pk")).order_by()
+        in_queues.filter(status__in=ACTIVE_STATUSES, sla_due_at__lt=now)
+        .values_list("queue_id")
+        .annotate(n=Count("pk"))
+        .order_by()
     )
     oldest = dict(unanswered.values_list("queue_id").annotate(oldest=Min("created_at")).order_by())
     load: dict[tuple[int, int], int] = {

@@ -52,6 +52,23 @@ def wake_snoozed_conversations() -> int:
     return wake_snoozed()
 
 
+@shared_task(ignore_result=True)
+def check_sla_deadlines() -> int:
+    """Warn, announce breaches and escalate where the moment has come (beat runs this every 5 s)."""
+    from inbox.services.deadlines import check_deadlines
+
+    return check_deadlines()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def recompute_sla_deadlines(queue_ids: list[int] | None = None, progress_key: str = "") -> int:
+    """Due times again for the open conversations of these queues, after their policy or calendar
+    changed; progress goes to the cache under `progress_key` (admin shows it)."""
+    from inbox.services.deadlines import CacheProgress, recompute_deadlines
+
+    return recompute_deadlines(queue_ids=queue_ids, progress=CacheProgress(progress_key) if progress_key else None)
+
+
 # Seconds a send may take before the worker kills it (prefork pool); well within inbox.services.replies.SEND_TIMEOUT.
 DELIVER_TIME_LIMIT = 120
 

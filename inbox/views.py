@@ -15,6 +15,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from inbox.models import Conversation, Label
 from inbox.selectors import (
     LIST_FILTERS,
+    SLA_FILTERS,
+    SORTS,
     ListFilters,
     access_conversation,
     access_message,
@@ -93,6 +95,8 @@ def _list_context(request, *, queue_slug: str | None, fall_back: bool = False) -
         "filters": filters,
         "filter_query": filters.as_query(),
         "filter_choices": _FILTER_CHOICES,
+        "sla_filters": SLA_FILTERS,
+        "sorts": SORTS,
         "assignee_choices": current.queue.members.filter(is_active=True).order_by("username") if current else [],
         "conversations": rows,
         "next_cursor": next_cursor,

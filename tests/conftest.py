@@ -149,7 +149,7 @@ class Pushes(list[Push]):
 
     _ENVELOPE = re.compile(r'<template data-stream="([^"]+)" data-seq="(\d+)"([^>]*)></template>')
     _ATTR = re.compile(r' data-([a-z]+)="([^"]*)"')
-    _COUNT = re.compile(r'<span id="(count-[a-z-]+)"[^>]*>(\d+)<')
+    _COUNT = re.compile(r'<(?:span|a) id="(count-[a-z-]+)"[^>]*>(\d+)<')
 
     def add(self, group: str, message: dict) -> None:
         if message["type"] != "live.event":  # a regroup or close order: no content

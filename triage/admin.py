@@ -21,9 +21,13 @@ from triage.models import (
     OpeningSlot,
     Queue,
     RoutingRule,
+    SlaEscalation,
+    SlaNarrowing,
     SlaPolicy,
     TriageDecision,
     TriageSettings,
+    recompute_progress,
+    sla_rules_changed,
 )
 from triage.pipeline import Item, decide
 from triage.routing import compile_pattern
@@ -86,7 +90,7 @@ class BusinessCalendarForm(forms.ModelForm):
 @admin.register(BusinessCalendar)
 class BusinessCalendarAdmin(admin.ModelAdmin):
     form = BusinessCalendarForm
-    list_display = ["name", "timezone", "opening", "holiday_count", "queue_list"]
+    list_display = ["name", "timezone", "opening", "holiday_count", "queue_list", "recompute"]
     search_fields = ["name"]
     inlines = [OpeningSlotInline, HolidayInline]
 
@@ -110,8 +114,17 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
     def queue_list(self, calendar):
         return ", ".join(queue.name for queue in calendar.queues.all())
 
+    @admin.display(description="due times recomputed")
+    def recompute(self, calendar):
+        return progress_text(calendar)
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
+        self._import_holidays(request, form)
+        if change:
+            announce_recompute(request, form.instance, list(form.instance.queues.values_list("pk", flat=True)))
+
+    def _import_holidays(self, request, form):
         found = form.cleaned_data.get("import_holidays")
         if found is None:
             return
@@ -134,11 +147,91 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
             )
 
 
+def announce_recompute(request, owner, queue_ids) -> None:
+    """Start recomputing the due times of these queues' open conversations (in a task), and say so."""
+    if not queue_ids:
+        return
+    key = f"sla-recompute:{owner._meta.model_name}:{owner.pk}"
+    sla_rules_changed.send(sender=type(owner), queue_ids=queue_ids, progress_key=key)
+    messages.info(
+        request,
+        f"The due times of open conversations in {len(queue_ids)} queue(s) are being computed again in the "
+        "background; the list shows the progress.",
+    )
+
+
+def progress_text(owner) -> str:
+    progress = recompute_progress(f"sla-recompute:{owner._meta.model_name}:{owner.pk}")
+    if not progress:
+        return "—"
+    if progress["done"] >= progress["total"]:
+        return f"done ({progress['total']:,} open conversations)"
+    return f"{progress['done']:,} of {progress['total']:,} open conversations"
+
+
+class SlaNarrowingFormSet(forms.BaseInlineFormSet):
+    """Each narrowing names a priority, a tier or both, and no two name the same."""
+
+    def clean(self):
+        super().clean()
+        seen = {}
+        for form in self.forms:
+            data = form.cleaned_data
+            if not data or data.get("DELETE") or form.errors:
+                continue
+            key = (data.get("priority"), data.get("tier") or "")
+            if key == (None, ""):
+                form.add_error(None, "Choose a priority, a tier or both: without either it is the policy itself.")
+            elif key in seen:
+                raise forms.ValidationError(f"Two rows give targets for the same case ({seen[key]}); keep one.")
+            else:
+                seen[key] = SlaNarrowing(priority=key[0], tier=key[1]).who
+
+
+class SlaNarrowingInline(admin.TabularInline):
+    model = SlaNarrowing
+    formset = SlaNarrowingFormSet
+    extra = 0
+    verbose_name = "other targets for a priority or tier"
+    verbose_name_plural = "Other targets by priority or customer tier (the most specific row that matches wins)"
+
+
+class SlaEscalationInline(admin.TabularInline):
+    model = SlaEscalation
+    extra = 0
+    verbose_name_plural = "Escalation levels after a breach (each is recorded and notifies only the people it names)"
+
+
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(admin.ModelAdmin):
-    list_display = ["name", "first_response_minutes", "resolution_minutes", "urgent_factor"]
+    list_display = [
+        "name",
+        "first_response_minutes",
+        "next_response_minutes",
+        "resolution_minutes",
+        "due_soon_minutes",
+        "queue_list",
+        "recompute",
+    ]
     search_fields = ["name"]
     ordering = ["name"]
+    inlines = [SlaNarrowingInline, SlaEscalationInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("queues")
+
+    @admin.display(description="queues")
+    def queue_list(self, policy):
+        return ", ".join(queue.name for queue in policy.queues.all()) or "—"
+
+    @admin.display(description="due times recomputed")
+    def recompute(self, policy):
+        return progress_text(policy)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        form.instance.touch()
+        announce_recompute(request, form.instance, list(form.instance.queues.values_list("pk", flat=True)))
 
 
 @admin.register(Queue)
@@ -156,6 +249,11 @@ class QueueAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_members=Count("members"))
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and {"sla_policy", "calendar"} & set(form.changed_data):
+            announce_recompute(request, obj, [obj.pk])
 
     @admin.display(description="members", ordering="_members")
     def member_count(self, queue):

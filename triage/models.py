@@ -4,13 +4,16 @@ from functools import cached_property
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Now
+from django.dispatch import Signal
+from django.utils import timezone
 
 from customers.models import Network, Tier
 from triage.hours import BusinessHours, Slot
+from triage.sla import Action, Escalation, Targets
 
 
 class MessageType(models.TextChoices):
@@ -154,7 +157,7 @@ class BusinessCalendar(models.Model):
 
     def touch(self) -> None:
         """Say that the slots or holidays changed (each process reads the hours again)."""
-        BusinessCalendar.objects.filter(pk=self.pk).update(updated_at=Now())
+        BusinessCalendar.objects.filter(pk=self.pk).update(updated_at=timezone.now())
 
     def _read_hours(self) -> BusinessHours:
         return BusinessHours(
@@ -164,23 +167,28 @@ class BusinessCalendar(models.Model):
         )
 
 
-class CalendarPart(models.Model):
-    """A slot or holiday: saving or deleting one tells every process to read its calendar's hours again."""
+class Part(models.Model):
+    """A row of a calendar or policy (its `owner`): saving or deleting one tells every process to read
+    the owner again (see BusinessCalendar.business_hours and SlaPolicy.targets)."""
+
+    owner: str  # the name of the foreign key to what it belongs to
 
     class Meta:
         abstract = True
 
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
-        self.calendar.touch()
+        getattr(self, self.owner).touch()
 
     def delete(self, *args, **kwargs):
         result = super().delete(*args, **kwargs)
-        self.calendar.touch()
+        getattr(self, self.owner).touch()
         return result
 
 
-class OpeningSlot(CalendarPart):
+class OpeningSlot(Part):
+    owner = "calendar"
+
     class Weekday(models.IntegerChoices):
         MONDAY = 0, "Monday"
         TUESDAY = 1, "Tuesday"
@@ -210,8 +218,10 @@ class OpeningSlot(CalendarPart):
         return Slot(self.weekday, self.opens, self.closes)
 
 
-class Holiday(CalendarPart):
+class Holiday(Part):
     """A local date on which the calendar is closed all day (slots past midnight into it included)."""
+
+    owner = "calendar"
 
     calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="holidays")
     date = models.DateField()
@@ -225,15 +235,34 @@ class Holiday(CalendarPart):
         return f"{self.date:%Y-%m-%d} {self.name}".strip()
 
 
+_TARGETS: dict[tuple[int, object], "SlaPolicyRules"] = {}
+
+# Sent (by admin) when a policy or calendar changed, with `queue_ids` whose open conversations' due
+# times must be computed again and `progress_key`, the cache key progress is kept under. The inbox,
+# which owns conversations, listens (inbox.apps); triage never imports it.
+sla_rules_changed = Signal()
+
+
+def recompute_progress(key: str) -> dict | None:
+    """{"done", "total"} of the recompute started under `key`, while the cache keeps it."""
+    return cache.get(key)
+
+
 class SlaPolicy(models.Model):
-    """How fast a queue promises to answer and to resolve."""
+    """How fast a queue promises to answer and to resolve, in its business hours (triage.sla has the rules)."""
 
     name = models.CharField(max_length=100, unique=True)
-    first_response_minutes = models.PositiveIntegerField()
-    resolution_minutes = models.PositiveIntegerField()
-    urgent_factor = models.FloatField(
-        default=0.5, help_text="Urgent conversations get this fraction of the time (0.5 = half)."
+    first_response_minutes = models.PositiveIntegerField(help_text="Business minutes to the first answer.")
+    next_response_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Business minutes to answer each time the customer writes again after an answer. Empty: no target.",
     )
+    resolution_minutes = models.PositiveIntegerField(help_text="Business minutes from the start to resolved.")
+    due_soon_minutes = models.PositiveIntegerField(
+        default=15, help_text='Wall-clock minutes before a deadline that "due soon" is announced; 0: no warning.'
+    )
+    updated_at = models.DateTimeField(auto_now=True, editable=False)
 
     class Meta:
         verbose_name = "SLA policy"
@@ -242,16 +271,123 @@ class SlaPolicy(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(first_response_minutes__gt=0), name="sla_first_response_positive"),
             models.CheckConstraint(
-                condition=Q(resolution_minutes__gte=models.F("first_response_minutes")),
-                name="sla_resolution_not_before_first_response",
+                condition=Q(next_response_minutes__isnull=True) | Q(next_response_minutes__gt=0),
+                name="sla_next_response_positive",
             ),
             models.CheckConstraint(
-                condition=Q(urgent_factor__gt=0, urgent_factor__lte=1), name="sla_urgent_factor_range"
+                condition=Q(resolution_minutes__gte=models.F("first_response_minutes")),
+                name="sla_resolution_not_before_first_response",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} (reply {self.first_response_minutes} min, resolve {self.resolution_minutes} min)"
+
+    def targets(self, *, priority: int, tier: str) -> Targets:
+        """What the policy promises a conversation of this priority from a customer of this tier."""
+        key = (self.pk, self.updated_at)
+        if key not in _TARGETS:
+            _TARGETS[key] = SlaPolicyRules(self)
+        return _TARGETS[key].targets(priority, tier)
+
+    def touch(self) -> None:
+        """Say that a narrowing or escalation level changed (each process reads the policy again)."""
+        SlaPolicy.objects.filter(pk=self.pk).update(updated_at=timezone.now())
+
+
+class SlaPolicyRules:
+    """A policy with its narrowings and escalation levels, read once per process and version."""
+
+    def __init__(self, policy: SlaPolicy):
+        self.default = (policy.first_response_minutes, policy.next_response_minutes, policy.resolution_minutes)
+        self.due_soon = policy.due_soon_minutes
+        # Most specific first: priority and tier, then priority alone, then tier alone.
+        self.narrowings = sorted(
+            policy.narrowings.all(), key=lambda n: (n.priority is None, not n.tier, n.priority or 0, n.tier, n.pk)
+        )
+        self.escalations = tuple(
+            Escalation(level.after_minutes, Action(level.action)) for level in policy.escalations.all()
+        )
+
+    def targets(self, priority: int, tier: str) -> Targets:
+        minutes = self.default
+        for narrowing in self.narrowings:
+            if narrowing.priority in (None, priority) and narrowing.tier in ("", tier):
+                minutes = narrowing.minutes
+                break
+        return Targets(*minutes, due_soon_minutes=self.due_soon, escalations=self.escalations)
+
+
+class PolicyPart(Part):
+    """A narrowing or escalation level of a policy."""
+
+    owner = "policy"
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE)
+
+    class Meta:
+        abstract = True
+
+
+class SlaNarrowing(PolicyPart):
+    """Other targets for conversations of one priority, customers of one tier, or both."""
+
+    priority = models.PositiveSmallIntegerField(
+        choices=Priority.choices, null=True, blank=True, help_text="Empty: any priority."
+    )
+    tier = models.CharField(max_length=16, choices=Tier.choices, blank=True, help_text="Empty: any tier.")
+    first_response_minutes = models.PositiveIntegerField()
+    next_response_minutes = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no target.")
+    resolution_minutes = models.PositiveIntegerField()
+
+    class Meta:
+        default_related_name = "narrowings"
+        constraints = [
+            models.CheckConstraint(condition=Q(priority__isnull=False) | ~Q(tier=""), name="sla_narrowing_narrows"),
+            models.CheckConstraint(condition=Q(first_response_minutes__gt=0), name="sla_narrowing_first_positive"),
+            models.CheckConstraint(
+                condition=Q(next_response_minutes__isnull=True) | Q(next_response_minutes__gt=0),
+                name="sla_narrowing_next_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(resolution_minutes__gte=models.F("first_response_minutes")),
+                name="sla_narrowing_resolution_not_before_first",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.who}: reply {self.first_response_minutes} min, resolve {self.resolution_minutes} min"
+
+    @property
+    def minutes(self) -> tuple[int, int | None, int]:
+        return self.first_response_minutes, self.next_response_minutes, self.resolution_minutes
+
+    @property
+    def who(self) -> str:
+        """Whom it is for, e.g. "Urgent and VIP"."""
+        parts = (self.get_priority_display() if self.priority is not None else "", self.get_tier_display())
+        return " and ".join(part for part in parts if part)
+
+
+class SlaEscalation(PolicyPart):
+    """One level of escalation after a breach: recorded, and acted on as its action says."""
+
+    after_minutes = models.PositiveIntegerField(help_text="Wall-clock minutes after the breach (0: at the breach).")
+    action = models.CharField(
+        max_length=24,
+        choices=[
+            (Action.NOTIFY_ASSIGNEE.value, "Notify the assignee (or the queue, when nobody has it)"),
+            (Action.NOTIFY_MANAGERS.value, "Notify the queue's managers"),
+            (Action.REASSIGN_TO_QUEUE.value, "Take it from the assignee, back to the queue (and tell its agents)"),
+        ],
+    )
+
+    class Meta:
+        default_related_name = "escalations"
+        ordering = ["after_minutes", "id"]
+        verbose_name = "escalation level"
+
+    def __str__(self) -> str:
+        return f"{self.after_minutes} min after the breach: {self.get_action_display()}"
 
 
 class Queue(models.Model):

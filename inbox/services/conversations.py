@@ -16,7 +16,9 @@ from inbox.models import Conversation, Event, Note, Status
 from inbox.selectors import conversations_visible_to, queues_visible_to
 from socialcrm.errors import Refused
 from socialcrm.roles import is_supervisor
-from triage.models import Priority, Queue
+from triage import sla
+from triage.hours import BusinessHours
+from triage.models import Priority
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +46,12 @@ def change_status(
     Resolving stamps resolved_at; reopening clears it. Snoozing needs a wake-up time in the future.
     `by` is the user making the change, or None for the system.
     """
-    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",)).select_related(*CLOCK_RELATED).get(pk=conversation.pk)
+    )
     old = conversation.status
     conversation.move_to(status, now=timezone.now(), snoozed_until=snoozed_until)
-    conversation.save(update_fields=["status", "snoozed_until", "resolved_at", "updated_at"])
+    conversation.save(update_fields=[*STATUS_FIELDS, *refresh_sla(conversation), "updated_at"])
     record_event(
         kind=Event.Kind.STATUS_CHANGED,
         actor=by,
@@ -63,29 +67,65 @@ def change_status(
 NOTE_MAX_LENGTH = 10_000
 
 
-def sla_due_times(queue: Queue | None, *, start: datetime, priority: int = Priority.NORMAL) -> dict:
-    """When the first reply and the resolution fall due under the queue's SLA policy (none without one),
-    counted in the queue's business hours."""
-    policy = queue.sla_policy if queue else None
+# What Conversation.move_to changes.
+STATUS_FIELDS = ["status", "snoozed_until", "resolved_at", "sla_pauses", "awaiting_since"]
+
+# What refresh_sla reads besides the conversation: select_related these with it.
+CLOCK_RELATED = ("queue__sla_policy", "queue__calendar", "customer")
+
+# What refresh_sla sets; a verb that calls it saves these too.
+SLA_FIELDS = [
+    "first_response_due_at",
+    "next_response_due_at",
+    "resolution_due_at",
+    "sla_due_at",
+    "sla_alert_at",
+    "sla_alerts_done",
+]
+
+
+def sla_targets(conversation: Conversation, *, tier: str | None = None) -> sla.Targets:
+    """What the queue's policy promises this conversation (by its priority and the customer's tier)."""
+    policy = conversation.queue.sla_policy if conversation.queue_id else None
     if policy is None:
-        return {"first_response_due_at": None, "resolution_due_at": None}
-    factor = policy.urgent_factor if priority == Priority.URGENT else 1.0
-    return {
-        "first_response_due_at": queue.business_hours.due_at(start, policy.first_response_minutes * factor),
-        "resolution_due_at": queue.business_hours.due_at(start, policy.resolution_minutes * factor),
-    }
+        return sla.NO_TARGETS
+    return policy.targets(priority=conversation.priority, tier=tier or conversation.customer.tier)
 
 
-def recompute_sla(conversation: Conversation) -> list[str]:
-    """Due times again from the conversation's queue and priority (after either changed). Does not save.
+def business_hours(conversation: Conversation) -> BusinessHours:
+    return conversation.queue.business_hours if conversation.queue_id else BusinessHours.always_open()
 
-    A first reply already given keeps its due time as history. Returns the fields changed.
+
+def clock_state(conversation: Conversation) -> sla.ClockState:
+    return sla.ClockState(
+        started_at=conversation.created_at,
+        awaiting_since=conversation.awaiting_since,
+        first_response_at=conversation.first_response_at,
+        resolved=conversation.status == Status.RESOLVED,
+        pauses=conversation.pauses(),
+    )
+
+
+def refresh_sla(conversation: Conversation, *, tier: str | None = None) -> list[str]:
+    """Set the conversation's SLA due times from its state, queue and priority: the one function that
+    does (triage.sla has the rules). Every verb that changes the status, queue, priority, or who owes
+    whom an answer calls it. Does not save; returns the fields it sets (SLA_FIELDS).
+
+    A clock that stopped keeps its due time. When the earliest due time moves, the deadline checker
+    starts its alerts for the new one from the first (due soon).
     """
-    due = sla_due_times(conversation.queue, start=conversation.created_at, priority=conversation.priority)
-    if conversation.first_response_at is None:
-        conversation.first_response_due_at = due["first_response_due_at"]
-    conversation.resolution_due_at = due["resolution_due_at"]
-    return ["first_response_due_at", "resolution_due_at"]
+    targets = sla_targets(conversation, tier=tier)
+    due = sla.due_times(clock_state(conversation), targets, business_hours(conversation))
+    for clock, moment in due.items():
+        setattr(conversation, f"{clock}_due_at", moment)
+    earliest = sla.earliest(due)
+    next_due = earliest[1] if earliest else None
+    if next_due != conversation.sla_due_at:
+        conversation.sla_due_at, conversation.sla_alerts_done = next_due, 0
+    alerts = sla.alerts(next_due, targets) if next_due else []
+    done = conversation.sla_alerts_done
+    conversation.sla_alert_at = alerts[done].at if done < len(alerts) else None
+    return SLA_FIELDS
 
 
 WORKABLE = (Status.NEW, Status.OPEN)
@@ -116,7 +156,7 @@ def assign_conversation(*, conversation: Conversation, agent, by) -> Conversatio
     fields = ["assignee", "updated_at"]
     if agent is not None and conversation.status == Status.NEW:
         conversation.move_to(Status.OPEN, now=timezone.now())
-        fields += ["status", "snoozed_until", "resolved_at"]
+        fields += STATUS_FIELDS
     conversation.save(update_fields=fields)
     record_event(
         kind=Event.Kind.ASSIGNED,
@@ -148,7 +188,7 @@ def get_next(*, agent) -> Conversation | None:
         conversation.assignee = agent
         if conversation.status == Status.NEW:
             conversation.move_to(Status.OPEN, now=timezone.now())
-        conversation.save(update_fields=["assignee", "status", "snoozed_until", "resolved_at", "updated_at"])
+        conversation.save(update_fields=["assignee", *STATUS_FIELDS, "updated_at"])
         record_event(
             kind=Event.Kind.ASSIGNED,
             actor=agent,
@@ -211,14 +251,15 @@ def wake_snoozed(*, now: datetime | None = None) -> int:
     for pk in Conversation.objects.filter(status=Status.SNOOZED, snoozed_until__lte=now).values_list("pk", flat=True):
         with transaction.atomic():
             conversation = (
-                Conversation.objects.select_for_update(skip_locked=True)
+                Conversation.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related(*CLOCK_RELATED)
                 .filter(pk=pk, status=Status.SNOOZED, snoozed_until__lte=now)
                 .first()
             )
             if conversation is None:
                 continue
             conversation.move_to(Status.OPEN, now=now)
-            conversation.save(update_fields=["status", "snoozed_until", "resolved_at", "updated_at"])
+            conversation.save(update_fields=[*STATUS_FIELDS, *refresh_sla(conversation), "updated_at"])
             record_event(kind=Event.Kind.STATUS_CHANGED, conversation=conversation, old=Status.SNOOZED, new=Status.OPEN)
             live.send_on_commit([conversation])
             woken += 1
@@ -227,11 +268,9 @@ def wake_snoozed(*, now: datetime | None = None) -> int:
 
 @transaction.atomic
 def change_priority(*, conversation: Conversation, priority: int, by) -> Conversation:
-    """Set the priority; becoming or ceasing to be urgent moves the SLA due times with it."""
+    """Set the priority; the SLA due times follow it (a policy may promise each priority other times)."""
     conversation = (
-        Conversation.objects.select_for_update(of=("self",))
-        .select_related("queue__sla_policy", "queue__calendar")
-        .get(pk=conversation.pk)
+        Conversation.objects.select_for_update(of=("self",)).select_related(*CLOCK_RELATED).get(pk=conversation.pk)
     )
     if priority not in Priority.values:
         raise Refused("Choose low, normal, high or urgent.")
@@ -239,10 +278,7 @@ def change_priority(*, conversation: Conversation, priority: int, by) -> Convers
     if old == priority:
         return conversation
     conversation.priority = priority
-    fields = ["priority", "updated_at"]
-    if Priority.URGENT in (old, priority):
-        fields += recompute_sla(conversation)
-    conversation.save(update_fields=fields)
+    conversation.save(update_fields=["priority", *refresh_sla(conversation), "updated_at"])
     record_event(kind=Event.Kind.PRIORITY_CHANGED, actor=by, conversation=conversation, old=old, new=priority)
     live.send_on_commit([conversation])
     return conversation

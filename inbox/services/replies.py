@@ -11,9 +11,10 @@ from django.utils import timezone
 from inbox import live, senders
 from inbox.models import Conversation, Event, Message, Status
 from inbox.senders import length_limit
-from inbox.services.conversations import record_event
+from inbox.services.conversations import CLOCK_RELATED, STATUS_FIELDS, business_hours, record_event, refresh_sla
 from inbox.tasks import DELIVERY_ATTEMPTS, RETRY_BACKOFF, deliver_reply
 from socialcrm.errors import Refused
+from triage import sla
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +32,8 @@ def reply(*, conversation: Conversation, text: str, private: bool, by, key: uuid
     """Answer the customer on the conversation's own channel; a task sends it after commit.
 
     The reply answers the customer's latest message (as a comment reply, a reply tweet, a DM, or an
-    e-mail in the same thread). The first reply stamps first_response_at; a new conversation becomes
-    open and, if nobody had it, the replier's.
+    e-mail in the same thread). It answers the customer's wait, meeting the first-response or the
+    next-response clock (triage.sla); a new conversation becomes open and, if nobody had it, the replier's.
 
     `key` names the reply (the Send form carries a fresh one each time it is drawn). A key the
     conversation already has a reply for returns that reply and changes nothing, so a Send clicked
@@ -42,7 +43,9 @@ def reply(*, conversation: Conversation, text: str, private: bool, by, key: uuid
     """
 
     conversation = (
-        Conversation.objects.select_for_update(of=("self",)).select_related("channel").get(pk=conversation.pk)
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("channel", *CLOCK_RELATED)
+        .get(pk=conversation.pk)
     )
     text = text.strip()
     if key is not None:
@@ -78,23 +81,45 @@ def reply(*, conversation: Conversation, text: str, private: bool, by, key: uuid
         delivery=Message.Delivery.QUEUED,
         delivery_changed_at=now,
         idempotency_key=key or uuid.uuid4(),
+        **_answered(conversation, now),
     )
-    fields = ["last_message_at", "updated_at"]
     conversation.last_message_at = now
-    if conversation.first_response_at is None:
-        conversation.first_response_at = now
-        fields.append("first_response_at")
+    conversation.first_response_at = conversation.first_response_at or now
+    conversation.awaiting_since = None
     if conversation.assignee_id is None:
         conversation.assignee = by
-        fields.append("assignee")
     if conversation.status == Status.NEW:
         conversation.move_to(Status.OPEN, now=now)
-        fields += ["status", "snoozed_until", "resolved_at"]
-    conversation.save(update_fields=fields)
+    conversation.save(
+        update_fields=[
+            "last_message_at",
+            "first_response_at",
+            "assignee",
+            *STATUS_FIELDS,
+            *refresh_sla(conversation),
+            "updated_at",
+        ]
+    )
     record_event(kind=Event.Kind.REPLY_SENT, actor=by, conversation=conversation, message=message.pk, private=private)
     live.send_on_commit([conversation])
     deliver_reply.delay_on_commit(message.pk)
     return message
+
+
+def _answered(conversation: Conversation, now: datetime) -> dict:
+    """What a reply records of the wait it ends (none when the customer was not waiting): the first
+    response or a next one meets its clock (triage.sla)."""
+    if conversation.awaiting_since is None:
+        return {}
+    due = conversation.next_response_due_at if conversation.first_response_at else conversation.first_response_due_at
+    hours = business_hours(conversation)
+    return {
+        "answered_wait_since": conversation.awaiting_since,
+        "answered_due_at": due,
+        "answered_business_seconds": sla.business_seconds(
+            hours, conversation.awaiting_since, now, conversation.pauses()
+        ),
+    }
 
 
 @transaction.atomic

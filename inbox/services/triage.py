@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from inbox import live
 from inbox.models import Conversation, Event, Label, Message
-from inbox.services.conversations import recompute_sla, record_event
+from inbox.services.conversations import CLOCK_RELATED, SLA_FIELDS, record_event, refresh_sla
 from socialcrm.db import update_rows
 from socialcrm.errors import Refused
-from triage.models import ClassifierVersion, Correction, Priority, Queue, TriageDecision
+from triage.models import ClassifierVersion, Correction, Queue, TriageDecision
 from triage.pipeline import Decision, Item, decide
 from triage.scoring import Author
 from triage.services import retrain_if_due
@@ -159,7 +159,7 @@ def _apply_to_conversations(messages: list[Message], decisions: dict[int, Decisi
     conversations = {
         c.pk: c
         for c in Conversation.objects.select_for_update(of=("self",))
-        .select_related("queue__sla_policy", "queue__calendar", "channel")
+        .select_related(*CLOCK_RELATED, "channel")
         .filter(pk__in=by_conversation)
         .order_by("pk")  # one lock order for every worker: no deadlocks
     }
@@ -215,10 +215,8 @@ def _apply_to_conversations(messages: list[Message], decisions: dict[int, Decisi
                     data={"message": message.pk, "queue": decision.queue_slug, "explanation": decision.explanation},
                 )
             )
-        if conversation.queue_id != old_queue_id or (
-            conversation.priority == Priority.URGENT and old_priority != Priority.URGENT
-        ):
-            recompute_sla(conversation)
+        if (conversation.queue_id, conversation.priority) != (old_queue_id, old_priority):
+            refresh_sla(conversation)
         conversation.updated_at = now
         changed.append(conversation)
     update_rows(
@@ -229,8 +227,7 @@ def _apply_to_conversations(messages: list[Message], decisions: dict[int, Decisi
             "message_type",
             "sentiment",
             "assignee",
-            "first_response_due_at",
-            "resolution_due_at",
+            *SLA_FIELDS,
             "updated_at",
         ],
     )
@@ -259,14 +256,16 @@ def _add_labels(wanted: dict[int, set[str]]) -> None:
 @transaction.atomic
 def change_queue(*, conversation: Conversation, queue: Queue, by) -> Conversation:
     """Move a conversation to another queue; when triage had routed it, the move teaches the router."""
-    conversation = Conversation.objects.select_for_update(of=("self",)).select_related("queue").get(pk=conversation.pk)
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",)).select_related(*CLOCK_RELATED).get(pk=conversation.pk)
+    )
     if not queue.is_active:
         raise Refused(f"The {queue.name} queue is closed.")
     old = conversation.queue
     if old is not None and old.pk == queue.pk:
         return conversation
     conversation.queue = queue
-    conversation.save(update_fields=["queue", *recompute_sla(conversation), "updated_at"])
+    conversation.save(update_fields=["queue", *refresh_sla(conversation), "updated_at"])
     record_event(
         kind=Event.Kind.QUEUE_CHANGED, actor=by, conversation=conversation, old=old.slug if old else "", new=queue.slug
     )

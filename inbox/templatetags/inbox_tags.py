@@ -53,3 +53,31 @@ def ago(moment) -> str:
     if seconds < 86400 * 30:
         return f"{int(seconds // 86400)} d ago"
     return f"{moment:%-d %b %Y}"
+
+
+# A due time this close counts as "due soon" in a row (the pane uses the queue's own lead time).
+DUE_SOON = 15 * 60
+
+
+@register.filter
+def to_breach(due) -> str:
+    """Time left to a deadline, '12 min left', '2 h 5 min left', or how long ago it passed, '5 min over'.
+    static/js/live.js counts the same text down in the page."""
+    if not due:
+        return ""
+    seconds = (due - timezone.now()).total_seconds()
+    left = abs(seconds)
+    if left < 3600:
+        amount = f"{max(int(left // 60), 1 if left >= 30 else 0)} min"
+    elif left < 86400:
+        amount = f"{int(left // 3600)} h {int(left % 3600 // 60)} min"
+    else:
+        amount = f"{int(left // 86400)} d {int(left % 86400 // 3600)} h"
+    return f"{amount} left" if seconds >= 0 else f"{amount} over"
+
+
+@register.filter
+def due_state(due) -> str:
+    """ "breached", "due_soon" or "running", for the colour of a time to breach."""
+    seconds = (due - timezone.now()).total_seconds()
+    return "breached" if seconds < 0 else "due_soon" if seconds <= DUE_SOON else "running"

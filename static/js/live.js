@@ -82,6 +82,10 @@
       const p = body.querySelector("p");
       return attention(`mention-${meta.dataset.stream}-${meta.dataset.seq}`, "You were mentioned", p?.textContent || "", p?.dataset.url);
     }
+    if (kind === "sla") {
+      const p = body.querySelector("p");
+      return attention(`sla-${meta.dataset.stream}-${meta.dataset.seq}`, p?.dataset.title || "SLA", p?.textContent || "", p?.dataset.url);
+    }
   }
 
   // --- Nothing silently lost ---
@@ -336,7 +340,7 @@
       document.title = `(${unread}) ${baseTitle}`;
     }
     if (!firstToHear(key)) return;
-    if ("Notification" in window && Notification.permission === "granted" && (document.hidden || !document.hasFocus() || key.startsWith("mention"))) {
+    if ("Notification" in window && Notification.permission === "granted" && (document.hidden || !document.hasFocus() || key.startsWith("mention") || key.startsWith("sla"))) {
       const shown = new Notification(title, { body: text.slice(0, 140), tag: key });
       shown.onclick = () => { window.focus(); if (url) location.href = url; shown.close(); };
     }
@@ -396,4 +400,26 @@
     const notify = document.getElementById("notify-me");
     if (notify && (!("Notification" in window) || Notification.permission === "granted")) notify.hidden = true;
   });
+
+  // --- Time to breach: counted down in the page (the text inbox_tags.to_breach draws) ---
+  function toBreach(seconds) {
+    const left = Math.abs(seconds);
+    let amount;
+    if (left < 3600) amount = `${Math.max(Math.floor(left / 60), left >= 30 ? 1 : 0)} min`;
+    else if (left < 86400) amount = `${Math.floor(left / 3600)} h ${Math.floor((left % 3600) / 60)} min`;
+    else amount = `${Math.floor(left / 86400)} d ${Math.floor((left % 86400) / 3600)} h`;
+    return seconds >= 0 ? `${amount} left` : `${amount} over`;
+  }
+  function tickDue() {
+    const now = Date.now();
+    for (const due of document.querySelectorAll("[data-due]")) {
+      const seconds = (Date.parse(due.dataset.due) - now) / 1000;
+      if (Number.isNaN(seconds)) continue;
+      due.textContent = toBreach(seconds);
+      const state = seconds < 0 ? "breached" : seconds <= 900 ? "due_soon" : "running";
+      due.classList.remove("due-breached", "due-due_soon", "due-running");
+      due.classList.add(`due-${state}`);
+    }
+  }
+  setInterval(tickDue, 30000);
 })();

@@ -174,11 +174,20 @@ WITH drawn AS (
                   OR bench_unit(n, 7) < 0.1
                 THEN (%(agents)s::integer[])[1 + mod(n, cardinality(%(agents)s::integer[]))] END AS assignee_id
     FROM drawn
+), dated AS (
+    SELECT placed.*,
+           created + interval '1 minute' * (%(first_minutes)s::integer[])[queue_index]
+                     * CASE WHEN priority = 3 THEN 0.5 ELSE 1.0 END::double precision AS first_due,
+           created + interval '1 minute' * (%(resolution_minutes)s::integer[])[queue_index]
+                     * CASE WHEN priority = 3 THEN 0.5 ELSE 1.0 END::double precision AS resolution_due,
+           CASE WHEN status <> 'new' AND messages > 1 THEN created + gap END AS first_at
+    FROM placed
 )
 INSERT INTO inbox_conversation
     (id, customer_id, channel_id, status, queue_id, assignee_id, priority, message_type, sentiment, subject,
      snippet, is_private, first_response_due_at, resolution_due_at, first_response_at, resolved_at,
-     snoozed_until, last_message_at, created_at, updated_at)
+     snoozed_until, last_message_at, created_at, updated_at, awaiting_since, sla_pauses, sla_due_at,
+     sla_alerts_done)
 SELECT n, customer_id, (%(channels)s::bigint[])[1 + mod(customer_id, cardinality(%(channels)s::bigint[]))], status,
        (%(queues)s::bigint[])[queue_index], assignee_id, priority,
        CASE WHEN bench_unit(n, 8) < 0.35 THEN 'question' WHEN bench_unit(n, 8) < 0.60 THEN 'complaint'
@@ -189,15 +198,17 @@ SELECT n, customer_id, (%(channels)s::bigint[])[1 + mod(customer_id, cardinality
        '',
        left((%(inbound)s::text[])[1 + mod(n * 10 + last_inbound, cardinality(%(inbound)s::text[]))], 200),
        bench_unit(n, 12) < 0.2,
-       created + interval '1 minute' * (%(first_minutes)s::integer[])[queue_index]
-                 * CASE WHEN priority = 3 THEN 0.5 ELSE 1.0 END::double precision,
-       created + interval '1 minute' * (%(resolution_minutes)s::integer[])[queue_index]
-                 * CASE WHEN priority = 3 THEN 0.5 ELSE 1.0 END::double precision,
-       CASE WHEN status <> 'new' AND messages > 1 THEN created + gap END,
+       first_due, resolution_due, first_at,
        CASE WHEN status = 'resolved' THEN created + (messages - 1) * gap + interval '1 hour' END,
        CASE WHEN status = 'snoozed' THEN now() + (1 + 47 * bench_unit(n, 13)) * interval '1 hour' END,
-       created + (messages - 1) * gap, created, now()
-FROM placed
+       created + (messages - 1) * gap, created, now(),
+       CASE WHEN first_at IS NULL THEN created END,
+       CASE WHEN status IN ('new', 'open') THEN '[]'::jsonb
+            ELSE jsonb_build_array(jsonb_build_array(created + (messages - 1) * gap, NULL)) END,
+       CASE WHEN status IN ('new', 'open') THEN
+            CASE WHEN first_at IS NULL THEN least(first_due, resolution_due) ELSE resolution_due END END,
+       0
+FROM dated
 """
 
 # Message i of conversation n has the id n * 10 + i. Inbound and outbound alternate, except that a

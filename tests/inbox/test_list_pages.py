@@ -30,13 +30,13 @@ def test_pages_visit_every_conversation_once_in_priority_then_due_order(agent_in
     now = timezone.now()
     for n in range(40):
         due = None if n % 5 == 0 else now + timedelta(minutes=n % 3)  # ties and missing due times
-        make_conversation("service", text=f"c{n}", priority=n % 4, first_response_due_at=due)
+        make_conversation("service", text=f"c{n}", priority=n % 4, sla_due_at=due)
 
     seen, pages = all_pages(agent_in_service_queue)
 
     expected = sorted(
         Conversation.objects.all(),
-        key=lambda c: (-c.priority, c.first_response_due_at or now + timedelta(days=10**5), c.pk),
+        key=lambda c: (-c.priority, c.sla_due_at or now + timedelta(days=10**5), c.pk),
     )
     assert seen == [c.pk for c in expected] and pages == 6
 
@@ -77,8 +77,53 @@ def test_filters_narrow_the_list(agent_client):
     assert "that match the filters" in agent_client.get("/inbox/?queue=service&label=nope").content.decode()
 
 
+def test_sorted_by_time_to_breach_pages_visit_every_conversation_once_soonest_first(agent_in_service_queue):
+    now = timezone.now()
+    for n in range(30):
+        due = None if n % 6 == 0 else now + timedelta(minutes=(n * 7) % 11 - 5)  # ties, breached, none
+        make_conversation("service", text=f"c{n}", priority=n % 4, sla_due_at=due)
+
+    seen, pages = all_pages(agent_in_service_queue, filters=ListFilters(sort="breach"))
+
+    expected = sorted(Conversation.objects.all(), key=lambda c: (c.sla_due_at or now + timedelta(days=10**5), c.pk))
+    assert seen == [c.pk for c in expected] and pages == 5
+
+
+def test_the_list_narrows_to_breached_or_due_soon_and_each_row_shows_its_time_to_breach(agent_client):
+    now = timezone.now()
+    breached = make_conversation("service", text="late", sla_due_at=now - timedelta(minutes=7, seconds=10))
+    soon = make_conversation("service", text="soon", sla_due_at=now + timedelta(minutes=10, seconds=30))
+    later = make_conversation("service", text="later", sla_due_at=now + timedelta(hours=3, minutes=1, seconds=30))
+    make_conversation("service", text="no policy", sla_due_at=None)
+
+    def listed(query):
+        page = agent_client.get(f"/inbox/?queue=service{query}").content.decode()
+        return [pk for pk in Conversation.objects.values_list("pk", flat=True) if f'id="conversation-{pk}"' in page]
+
+    assert listed("&sla=breached") == [breached.pk]
+    assert listed("&sla=due_soon") == [soon.pk]  # within the policy's 15-minute warning
+    page = agent_client.get("/inbox/?queue=service").content.decode()
+    assert 'class="due due-breached"' in page and "7 min over" in page
+    assert 'class="due due-due_soon"' in page and "10 min left" in page
+    assert 'class="due due-running"' in page and "3 h 1 min left" in page
+    # The sidebar's overdue count is a link to exactly those rows.
+    assert 'href="/inbox/?queue=service&amp;status=active&amp;sla=breached&amp;sort=breach"' in page
+    assert later.pk not in listed("&sla=breached")
+
+
 @pytest.mark.parametrize(
-    "query", ["&type=rant", "&network=myspace", "&sentiment=meh", "&assignee=bob", "&after=garbage", "&after=1_2"]
+    "query",
+    [
+        "&type=rant",
+        "&network=myspace",
+        "&sentiment=meh",
+        "&assignee=bob",
+        "&after=garbage",
+        "&after=1_2",
+        "&sla=late",
+        "&sort=name",
+        "&sort=breach&after=1_2_3",
+    ],
 )
 def test_unknown_filters_and_broken_cursors_are_a_clear_400(agent_client, query):
     make_conversation("service")

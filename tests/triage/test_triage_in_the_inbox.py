@@ -58,7 +58,9 @@ def test_an_influencer_complaint_becomes_urgent_pr_work_with_a_label(channel, dj
     assert list(conversation.labels.values_list("name", flat=True)) == ["influencer"]
     policy = conversation.queue.sla_policy
     due = (conversation.first_response_due_at - conversation.created_at).total_seconds() / 60
-    assert due == pytest.approx(policy.first_response_minutes * policy.urgent_factor)
+    urgent = policy.narrowings.get(priority=Priority.URGENT, tier="")  # the seeded policies promise urgent work sooner
+    assert urgent.first_response_minutes < policy.first_response_minutes
+    assert due == pytest.approx(urgent.first_response_minutes)
 
 
 def test_a_later_message_does_not_move_the_conversation_but_can_raise_its_priority(

@@ -15,7 +15,7 @@ STARTUP_TIMEOUT_SECONDS = 60
 
 class Command(BaseCommand):
     help = (
-        "Serve the app with Daphne on HOST:PORT; with REDIS_URL set, also a Celery worker and beat. "
+        "Serve the app with Daphne on HOST:PORT and beat's schedule (with REDIS_URL, a Celery worker and beat). "
         "Ctrl-C stops everything it started."
     )
 
@@ -36,6 +36,8 @@ class Command(BaseCommand):
             celery = [sys.executable, "-m", "celery", "-A", "socialcrm"]
             commands["worker"] = [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"]
             commands["beat"] = [*celery, "beat", "--loglevel", "INFO"]
+        else:  # tasks run in-process: beat's schedule too (snooze wake-ups, SLA deadlines, polls)
+            commands["schedule"] = [sys.executable, str(settings.BASE_DIR / "manage.py"), "run_schedule"]
         processes: dict[str, subprocess.Popen] = {}
 
         def stop(*_):
@@ -85,7 +87,7 @@ class Command(BaseCommand):
     def _announce(self, host, port, processes) -> None:
         shown_host = f"[{host}]" if ":" in host else host
         mode = "PostgreSQL" if settings.DATABASES["default"]["ENGINE"].endswith("postgresql") else "SQLite"
-        background = "Celery worker and beat on Redis" if settings.REDIS_URL else "tasks run in-process"
+        background = "Celery worker and beat on Redis" if settings.REDIS_URL else "tasks and beat's schedule in-process"
         lines = [
             "",
             f"  socialcrm is running at http://{shown_host}:{port}/",
