@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 
-.PHONY: run test install install-test lint format migrate demo clean bench-ingest bench-nothing-lost bench-triage bench-inbox bench-live bench-worker-sigterm bench-postgres-restart
+.PHONY: run test install install-test lint format migrate demo clean bench-ingest bench-nothing-lost bench-triage bench-inbox bench-live bench-worker-sigterm bench-postgres-restart bench-sla
 
 run: install migrate demo ## Serve the app with the demo data (Ctrl-C stops everything)
 	$(PY) manage.py serve --demo-stream 0.2
@@ -65,6 +65,9 @@ bench-worker-sigterm: install-test ## SIGTERM / SIGTERM twice / SIGQUIT to the w
 
 bench-postgres-restart: install-test ## Restart a PostgreSQL of its own (fast, immediate) mid-ingest; clean 503s, each mention stored once
 	$(PY) tests/bench/postgres_restart.py
+
+bench-sla: install-test ## SLA breaches: due time -> breach event with beat and a worker, 2,000 due over 2 minutes (p99 <= 30 s)
+	$(PY) tests/bench/sla_alerts.py
 
 lint: install-test
 	$(PY) -m ruff check .

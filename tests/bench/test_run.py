@@ -31,6 +31,7 @@ BENCHES = [
     ("nothing_lost.py", [], "RESULT: every mention stored once and processed"),
     ("worker_sigterm.py", [], "RESULT: every mention stored once and triaged once"),
     ("postgres_restart.py", [], "RESULT: clean refusals, nothing half stored, every mention stored once"),
+    ("sla_alerts.py", [], "RESULT: every breach told once, on time"),
 ]
 
 
