@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import chain
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -29,7 +30,7 @@ from inbox.models import (
 from inbox.senders import length_limit
 from socialcrm.db import parse_id
 from socialcrm.errors import Refused
-from socialcrm.roles import is_supervisor
+from socialcrm.roles import SUPERVISOR_ROLES, is_supervisor
 from triage.models import MessageType, Priority, Queue, Sentiment, TriageDecision
 
 
@@ -477,10 +478,12 @@ class BoardRow:
     oldest_waiting: object  # datetime or None: when the oldest active conversation still unanswered arrived
     agents: list[tuple[object, int]]  # (member, their open conversations in this queue), busiest first
     waiting: list[Conversation]  # the oldest unassigned active conversations, to hand out
+    supervisors: frozenset[int] = frozenset()  # members who manage or administer: offered last
 
     @property
     def least_busy_first(self) -> list[tuple[object, int]]:
-        return sorted(self.agents, key=lambda pair: (pair[1], pair[0].get_username()))
+        """Whom "give to" offers, first the default: the least-loaded agent, managers only after every agent."""
+        return sorted(self.agents, key=lambda pair: (pair[0].pk in self.supervisors, pair[1], pair[0].get_username()))
 
 
 BOARD_WAITING = 5
@@ -514,6 +517,12 @@ def queue_board(user) -> list[BoardRow]:
         .annotate(n=Count("pk"))
         .order_by()
     }
+    members = {member.pk for queue in queues for member in queue.members.all()}
+    supervisors = frozenset(
+        get_user_model()
+        .objects.filter(Q(is_superuser=True) | Q(groups__name__in=SUPERVISOR_ROLES), pk__in=members)
+        .values_list("pk", flat=True)
+    )
     waiting: dict[int, list[Conversation]] = {pk: [] for pk in ids}
     ranked = (
         in_queues.filter(status__in=ACTIVE_STATUSES, assignee__isnull=True)
@@ -535,6 +544,7 @@ def queue_board(user) -> list[BoardRow]:
                 key=lambda pair: (-pair[1], pair[0].get_username()),
             ),
             waiting=waiting[queue.pk],
+            supervisors=supervisors,
         )
         for queue in queues
     ]

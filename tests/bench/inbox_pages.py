@@ -545,6 +545,8 @@ def measure_as(user, *, role: str, requests: int) -> dict[str, Figures]:
         "list (htmx)": lambda n: ("/inbox/?queue=service", HTMX_LIST),
         "list page 2+ (htmx)": lambda n: (pages.path(), HTMX_MORE),
         "resolved tab (htmx)": lambda n: ("/inbox/?queue=service&status=resolved", HTMX_LIST),
+        "by time to breach": lambda n: ("/inbox/?queue=service&sort=breach", HTMX_LIST),
+        "breached (htmx)": lambda n: ("/inbox/?queue=service&sla=breached&sort=breach", HTMX_LIST),
         "conversation page": lambda n: (f"/inbox/conversations/{sample[n % len(sample)][0]}/", {}),
         "conversation (htmx)": lambda n: (f"/inbox/conversations/{sample[n % len(sample)][0]}/", HTMX_PANE),
         "customer page": lambda n: (f"/customers/{sample[n % len(sample)][1]}/", {}),

@@ -209,6 +209,7 @@ def test_the_queue_board_shows_each_queues_load_and_hands_out_work(client, djang
         "service",
         customer=make_customer("Dana <script>x</script>"),
         first_response_due_at=timezone.now() - timedelta(hours=1),
+        sla_due_at=timezone.now() - timedelta(hours=1),
     )
     make_conversation("sales")
     client.force_login(manager)
@@ -221,6 +222,23 @@ def test_the_queue_board_shows_each_queues_load_and_hands_out_work(client, djang
     response = client.post(f"/inbox/conversations/{overdue.pk}/assign", {"assignee": tom.pk, "next": "board"})
     assert response.status_code == 302 and response.url == "/inbox/board"
     assert Conversation.objects.get(pk=overdue.pk).assignee == tom
+
+
+def test_the_boards_give_to_offers_the_least_loaded_agent_first_never_the_idle_manager(client):
+    manager = make_user("maria", role="manager", queues=("service",))
+    busy = make_user("tom", role="agent", queues=("service",))
+    quiet = make_user("zoe", role="agent", queues=("service",))
+    for _ in range(2):
+        make_conversation("service", assignee=busy, status=Conversation.Status.OPEN)
+    make_conversation("service", assignee=quiet, status=Conversation.Status.OPEN)
+    waiting = make_conversation("service")
+    client.force_login(manager)
+
+    page = client.get("/inbox/board").content.decode()
+
+    give = page.split(f'id="give-{waiting.pk}"')[1].split("</select>")[0]
+    offered = [value for value in give.split('<option value="')[1:]]
+    assert [int(option.split('"')[0]) for option in offered] == [quiet.pk, busy.pk, manager.pk]
 
 
 def test_agents_do_not_get_the_board(agent_client):
