@@ -406,7 +406,7 @@ class ClockRow:
 
     label: str
     due: datetime | None
-    state: str  # running, due_soon, breached, paused, met, missed, stopped
+    state: str  # running, due_soon, breached, paused, paused_breached, met, missed, stopped
     done_at: datetime | None = None
 
 
@@ -425,8 +425,10 @@ def sla_clocks(conversation: Conversation, *, now: datetime | None = None) -> tu
             if done_at is None:  # resolved without it
                 return ClockRow(label, due, "stopped")
             return ClockRow(label, due, "met" if due is None or done_at <= due else "missed", done_at)
+        if paused:  # it stands still: no countdown, though it may have breached before the pause
+            return ClockRow(label, due, "paused_breached" if due and due < now else "paused")
         if due is None:
-            return ClockRow(label, None, "paused" if paused else "running")
+            return ClockRow(label, None, "running")
         state = "breached" if due < now else "due_soon" if due <= now + soon else "running"
         return ClockRow(label, due, state)
 

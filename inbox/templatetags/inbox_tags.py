@@ -67,12 +67,14 @@ def to_breach(due) -> str:
         return ""
     seconds = (due - timezone.now()).total_seconds()
     left = abs(seconds)
+    if left < 60:
+        return "due now" if seconds >= 0 else "just over"
     if left < 3600:
-        amount = f"{max(int(left // 60), 1 if left >= 30 else 0)} min"
+        amount = f"{int(left // 60)} min"
     elif left < 86400:
-        amount = f"{int(left // 3600)} h {int(left % 3600 // 60)} min"
+        amount = f"{int(left // 3600)} h" + (f" {int(left % 3600 // 60)} min" if left % 3600 >= 60 else "")
     else:
-        amount = f"{int(left // 86400)} d {int(left % 86400 // 3600)} h"
+        amount = f"{int(left // 86400)} d" + (f" {int(left % 86400 // 3600)} h" if left % 86400 >= 3600 else "")
     return f"{amount} left" if seconds >= 0 else f"{amount} over"
 
 

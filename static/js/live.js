@@ -404,10 +404,11 @@
   // --- Time to breach: counted down in the page (the text inbox_tags.to_breach draws) ---
   function toBreach(seconds) {
     const left = Math.abs(seconds);
+    if (left < 60) return seconds >= 0 ? "due now" : "just over";
     let amount;
-    if (left < 3600) amount = `${Math.max(Math.floor(left / 60), left >= 30 ? 1 : 0)} min`;
-    else if (left < 86400) amount = `${Math.floor(left / 3600)} h ${Math.floor((left % 3600) / 60)} min`;
-    else amount = `${Math.floor(left / 86400)} d ${Math.floor((left % 86400) / 3600)} h`;
+    if (left < 3600) amount = `${Math.floor(left / 60)} min`;
+    else if (left < 86400) amount = `${Math.floor(left / 3600)} h` + (left % 3600 >= 60 ? ` ${Math.floor((left % 3600) / 60)} min` : "");
+    else amount = `${Math.floor(left / 86400)} d` + (left % 86400 >= 3600 ? ` ${Math.floor((left % 86400) / 3600)} h` : "");
     return seconds >= 0 ? `${amount} left` : `${amount} over`;
   }
   function tickDue() {

@@ -174,3 +174,11 @@ def test_rows_show_the_authors_influence_and_the_conversations_age(agent_client)
     quiet_row = page.split(f'id="conversation-{quiet.pk}"')[1].split("</li>")[0]
     assert "High influence" in loud_row and "influence" not in quiet_row
     assert "opened" in loud_row
+
+
+def test_a_paused_conversation_that_breached_before_its_pause_does_not_count_on(agent_client):
+    make_conversation(
+        "service", status=Conversation.Status.PENDING, sla_due_at=timezone.now() - timedelta(hours=2), text="late"
+    )
+    page = agent_client.get("/inbox/?queue=service&status=pending").content.decode()
+    assert "Breached · paused" in page and "over</span>" not in page and "data-due=" not in page

@@ -36,9 +36,9 @@ class Command(BaseCommand):
             celery = [sys.executable, "-m", "celery", "-A", "socialcrm"]
             commands["worker"] = [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"]
             commands["beat"] = [*celery, "beat", "--loglevel", "INFO"]
-        else:  # tasks run in-process: beat's schedule too (snooze wake-ups, SLA deadlines, polls)
-            commands["schedule"] = [sys.executable, str(settings.BASE_DIR / "manage.py"), "run_schedule"]
         processes: dict[str, subprocess.Popen] = {}
+        # Without Redis, tasks run in-process and beat's schedule runs inside the web process (socialcrm.asgi).
+        environment = {**os.environ, **({} if settings.REDIS_URL else {"SOCIALCRM_SCHEDULE_IN_WEB": "1"})}
 
         def stop(*_):
             raise KeyboardInterrupt
@@ -47,7 +47,7 @@ class Command(BaseCommand):
         try:
             for name, command in commands.items():
                 # Own process groups, so Ctrl-C reaches them once, through us, in order.
-                processes[name] = subprocess.Popen(command, start_new_session=True)  # noqa: S603 - fixed argv
+                processes[name] = subprocess.Popen(command, start_new_session=True, env=environment)  # noqa: S603
             self._wait_until_listening(host, port, processes)
             if demo_stream > 0:
                 stream = [
@@ -87,7 +87,9 @@ class Command(BaseCommand):
     def _announce(self, host, port, processes) -> None:
         shown_host = f"[{host}]" if ":" in host else host
         mode = "PostgreSQL" if settings.DATABASES["default"]["ENGINE"].endswith("postgresql") else "SQLite"
-        background = "Celery worker and beat on Redis" if settings.REDIS_URL else "tasks and beat's schedule in-process"
+        background = (
+            "Celery worker and beat on Redis" if settings.REDIS_URL else "tasks and beat's schedule in the web process"
+        )
         lines = [
             "",
             f"  socialcrm is running at http://{shown_host}:{port}/",
