@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from triage.hours import BusinessHours, Pause
 
@@ -103,11 +104,17 @@ def started(clock: Clock, state: ClockState) -> datetime:
 
 def due_times(state: ClockState, targets: Targets, hours: BusinessHours) -> dict[Clock, datetime | None]:
     """The due time of each running clock: None for one without a target, or paused now."""
-    due = {}
+    return dict(_due_times(state, targets, hours))
+
+
+@lru_cache(maxsize=1024)
+def _due_times(state: ClockState, targets: Targets, hours: BusinessHours) -> tuple:
+    # Remembered: a batch of mentions starts many conversations at one moment under one policy.
+    due = []
     for clock in running(state):
         minutes = targets.minutes(clock)
-        due[clock] = None if minutes is None else hours.due_at(started(clock, state), minutes, state.pauses)
-    return due
+        due.append((clock, None if minutes is None else hours.due_at(started(clock, state), minutes, state.pauses)))
+    return tuple(due)
 
 
 def earliest(due: dict[Clock, datetime | None]) -> tuple[Clock, datetime] | None:

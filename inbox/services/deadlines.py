@@ -11,14 +11,16 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from inbox import live
 from inbox.models import Conversation, Event, Status
+from inbox.selectors import conversations_visible_to
 from inbox.services.conversations import CLOCK_RELATED, SLA_FIELDS, record_event, refresh_sla, sla_targets
 from socialcrm.progress import ProgressBar
-from socialcrm.roles import Role, is_supervisor
+from socialcrm.roles import SUPERVISOR_ROLES, Role
 from triage import sla
 
 logger = logging.getLogger(__name__)
@@ -92,7 +94,12 @@ def _act(conversation: Conversation, alert: sla.Alert, clock: sla.Clock) -> None
         people = [taken_from, *queue_agents(conversation)]
     else:
         people = concerned(conversation)
-    people = list({person.pk: person for person in people if person.is_active}.values())
+    # Told only to those the shared selector lets see it (a reassigned agent outside the queue is not).
+    people = [
+        person
+        for person in {person.pk: person for person in people if person.is_active}.values()
+        if conversations_visible_to(person).filter(pk=conversation.pk).exists()
+    ]
     record_event(
         kind=_EVENT_KIND[alert.stage],
         conversation=conversation,
@@ -125,10 +132,11 @@ def queue_agents(conversation: Conversation) -> list:
 
 def managers_of(conversation: Conversation) -> list:
     """The queue's managers: its members who supervise, else every manager (never every admin)."""
-    members = [person for person in queue_agents(conversation) if is_supervisor(person)]
-    if members:
-        return members
-    return list(get_user_model().objects.filter(is_active=True, groups__name=Role.MANAGER))
+    managing = get_user_model().objects.filter(
+        Q(is_superuser=True) | Q(groups__name__in=SUPERVISOR_ROLES), is_active=True
+    )
+    members = list(managing.filter(queues=conversation.queue_id).distinct()) if conversation.queue_id else []
+    return members or list(get_user_model().objects.filter(is_active=True, groups__name=Role.MANAGER))
 
 
 class CacheProgress:
