@@ -16,9 +16,11 @@ from django.utils import timezone
 
 from customers.models import Customer, CustomerRecord, Identity, Network, Tier
 from inbox.models import PAUSED_STATUSES, Channel, Conversation, Event, Message, Note, Status
-from inbox.services.conversations import SLA_FIELDS, STATUS_FIELDS, refresh_sla
+from inbox.services.conversations import SLA_FIELDS, STATUS_FIELDS, business_hours, refresh_sla, sla_targets
 from inbox.services.triage import triage_messages
+from reports.rollups import rebuild as rebuild_report_rollups
 from socialcrm.accounts import mark_email_verified
+from triage import sla
 from triage.models import MessageType, Priority, Queue, Sentiment
 
 SEED = 20261123
@@ -280,6 +282,7 @@ def load_demo(*, customers: int = 200, conversations: int = 380) -> DemoSummary:
     people = _make_customers(rng, customers, now)
     identities = _make_identities(rng, people)
     made = _make_conversations(rng, conversations, channels, identities, now)
+    transaction.on_commit(rebuild_report_rollups)  # the demo's history, as the reports count it
     return DemoSummary(True, len(people), made[0], made[1])
 
 
@@ -425,9 +428,12 @@ def _make_conversations(rng, count, channels, identities, now) -> tuple[int, int
         span = (now - conversation.created_at).total_seconds()
         offsets = sorted(rng.uniform(0, span * 0.9) for _ in turns[1:])
         moments = [conversation.created_at] + [conversation.created_at + timedelta(seconds=o) for o in offsets]
+        targets, hours = sla_targets(conversation), business_hours(conversation)
+        waiting_since = None
         for turn, moment in zip(turns, moments, strict=True):
             sequence += 1
             if turn == "in":
+                waiting_since = waiting_since or moment
                 body = (
                     text
                     if moment == conversation.created_at
@@ -452,6 +458,17 @@ def _make_conversations(rng, count, channels, identities, now) -> tuple[int, int
                     )
                 )
             else:
+                # The wait this reply ended, as the reply service records it (for the reports).
+                if conversation.first_response_at is None:
+                    due = conversation.first_response_due_at
+                else:
+                    due = hours.due_at(waiting_since, targets.next_response) if targets.next_response else None
+                answered = {
+                    "answered_wait_since": waiting_since,
+                    "answered_due_at": due,
+                    "answered_business_seconds": sla.business_seconds(hours, waiting_since, moment, ()),
+                }
+                waiting_since = None
                 conversation.first_response_at = conversation.first_response_at or moment
                 messages.append(
                     Message(
@@ -466,6 +483,7 @@ def _make_conversations(rng, count, channels, identities, now) -> tuple[int, int
                         delivery=Message.Delivery.SENT,
                         triage_state=Message.TriageState.SKIPPED,
                         delivery_attempts=1,
+                        **answered,
                     )
                 )
         conversation.last_message_at = moments[-1]

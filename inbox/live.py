@@ -26,6 +26,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db import transaction
+from django.dispatch import Signal
 from django.template.loader import render_to_string
 
 from inbox.models import Conversation
@@ -104,10 +105,16 @@ def send_on_commit(conversations: Iterable[Conversation | int]) -> None:
     transaction.on_commit(_flush, robust=True)
 
 
+# Sent once a transaction that changed conversations has committed, with their ids: what reads
+# across conversations (the reports' rollups) follows from it without the inbox importing it.
+conversations_changed = Signal()
+
+
 def _flush() -> None:
     state = getattr(_pending, "state", None)
     _pending.state = None
     if state and state["ids"]:
+        conversations_changed.send_robust(sender=Conversation, conversation_ids=set(state["ids"]))
         publish(state["ids"], before=state["before"])
 
 

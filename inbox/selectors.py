@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import chain
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -146,11 +146,12 @@ LIST_FILTERS: dict[str, str] = {
     "pending": "Pending",
     "snoozed": "Snoozed",
     "resolved": "Resolved",
+    "all": "All",
 }
 
 
 # The list's SLA narrowing and orders, as the list header offers them.
-SLA_FILTERS = {"due_soon": "Due soon", "breached": "Breached"}
+SLA_FILTERS = {"due_soon": "Due soon", "breached": "Breached", "missed": "Missed a target"}
 SORTS = {"breach": "Time to breach"}
 
 
@@ -171,6 +172,8 @@ class ListFilters:
     assignee: str = ""  # "", "none" (unassigned) or a colleague's id
     sla: str = ""  # "", "due_soon" or "breached"
     sort: str = ""  # "" (most urgent, then soonest due) or "breach" (soonest to breach first)
+    opened: tuple[datetime, datetime] | None = None  # opened in [start, end): a report's bar links here
+    missed: tuple[datetime, datetime] | None = None  # missed an SLA target in [start, end)
 
     @classmethod
     def from_query(cls, query) -> "ListFilters":
@@ -186,6 +189,8 @@ class ListFilters:
             assignee=query.get("assignee", ""),
             sla=query.get("sla", ""),
             sort=query.get("sort", ""),
+            opened=_between(query.get("opened", ""), "opened"),
+            missed=_between(query.get("missed", ""), "missed"),
         )
         if filters.assignee and filters.assignee != "none" and parse_id(filters.assignee) is None:
             raise Refused("Unknown assignee; use 'none' for unassigned, or a colleague's id")
@@ -212,9 +217,43 @@ class ListFilters:
             "assignee": self.assignee,
             "sla": self.sla,
             "sort": self.sort,
+            "opened": "/".join(moment.isoformat() for moment in self.opened) if self.opened else "",
+            "missed": "/".join(moment.isoformat() for moment in self.missed) if self.missed else "",
         }
         kept = {key: value for key, value in pairs.items() if value}
         return "&" + urlencode(kept) if kept else ""
+
+
+def _between(raw: str, name: str) -> tuple[datetime, datetime] | None:
+    """`START/END` (ISO 8601 instants with their offsets), as a report links to the conversations of a bar."""
+    if not raw:
+        return None
+    start, _, end = raw.partition("/")
+    try:
+        bounds = (datetime.fromisoformat(start), datetime.fromisoformat(end))
+    except ValueError:
+        raise Refused(f"Give '{name}' as START/END, two ISO 8601 times with offsets") from None
+    if any(moment.tzinfo is None for moment in bounds) or bounds[0] >= bounds[1]:
+        raise Refused(f"Give '{name}' as START/END with offsets, START before END")
+    return bounds
+
+
+def missed_a_target(now: datetime, between: tuple[datetime, datetime] | None = None) -> Q:
+    """Conversations that missed an SLA target: answered or resolved late, or overdue now; with
+    `between`, those whose late answer or resolution came in that time (as the reports count misses)."""
+    late_reply = Message.objects.filter(
+        conversation=OuterRef("pk"), answered_due_at__isnull=False, answered_due_at__lt=F("posted_at")
+    )
+    late_first = Q(first_response_at__gt=F("first_response_due_at"))
+    late_resolve = Q(resolved_at__gt=F("resolution_due_at"))
+    if between is None:
+        return Q(sla_due_at__lt=now) | late_first | late_resolve | Q(Exists(late_reply))
+    start, end = between
+    return (
+        (late_first & Q(first_response_at__gte=start, first_response_at__lt=end))
+        | (late_resolve & Q(resolved_at__gte=start, resolved_at__lt=end))
+        | Q(Exists(late_reply.filter(posted_at__gte=start, posted_at__lt=end)))
+    )
 
 
 def conversation_list(
@@ -293,6 +332,8 @@ def _listed(
         conversations = conversations.filter(status__in=ACTIVE_STATUSES)
     elif status_filter == "mine":
         conversations = conversations.filter(status__in=ACTIVE_STATUSES, assignee=user)
+    elif status_filter == "all":
+        pass
     elif status_filter in LIST_FILTERS:
         conversations = conversations.filter(status=status_filter)
     else:
@@ -310,8 +351,14 @@ def _listed(
     if filters.label:
         labelled = Conversation.labels.through.objects.filter(label__name=filters.label).values("conversation_id")
         conversations = conversations.filter(pk__in=labelled)
+    if filters.opened:
+        conversations = conversations.filter(created_at__gte=filters.opened[0], created_at__lt=filters.opened[1])
+    if filters.missed:
+        conversations = conversations.filter(missed_a_target(timezone.now(), filters.missed))
     now = timezone.now()
-    if filters.sla == "breached":
+    if filters.sla == "missed":
+        conversations = conversations.filter(missed_a_target(now))
+    elif filters.sla == "breached":
         conversations = conversations.filter(sla_due_at__lt=now)
     elif filters.sla == "due_soon":
         conversations = conversations.filter(sla_due_at__gte=now, sla_due_at__lte=now + due_soon_window(queue))

@@ -47,6 +47,18 @@ def read_port(name: str, default: int) -> int:
     return port
 
 
+def read_time_zone(name: str, default: str) -> str:
+    """An IANA time zone name (Europe/London), checked against the zone database."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    raw = (os.environ.get(name) or "").strip() or default
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name}={raw!r} is not a time zone: use an IANA name such as Europe/London") from None
+    return raw
+
+
 def read_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:

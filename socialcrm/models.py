@@ -23,6 +23,7 @@ class ApiToken(models.Model):
     class Scope(models.TextChoices):
         TRIAGE = "triage", "Triage preview"
         INGEST = "ingest", "Channel ingest"
+        REPORTS = "reports", "Reports (read the summary)"
 
     name = models.CharField(max_length=100, help_text="Who or what uses it, e.g. 'routing test harness'.")
     scope = models.CharField(max_length=16, choices=Scope.choices)

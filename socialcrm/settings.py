@@ -25,6 +25,8 @@ try:
     DEBUG = env.read_bool("DEBUG", default=False)
     HOST = env.os.environ.get("HOST", "127.0.0.1").strip() or "127.0.0.1"
     PORT = env.read_port("PORT", default=8000)
+    # The brand's own time zone: report days and weeks begin at its midnight.
+    BRAND_TIME_ZONE = env.read_time_zone("BRAND_TIME_ZONE", default="UTC")
     ALLOWED_HOSTS = env.read_list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", HOST])
     DATABASES = {"default": env.read_database("DATABASE_URL", default_sqlite=BASE_DIR / "db.sqlite3")}
     REDIS_URL = env.read_redis_url("REDIS_URL")
@@ -61,6 +63,7 @@ INSTALLED_APPS = [
     "triage",
     "inbox",
     "profiles",
+    "reports",
     "demo",
 ]
 

@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 
 from inbox import api
 from inbox.connectors import meta, x
+from reports import api as reports_api
 from socialcrm import views
 from triage import api as triage_api
 
@@ -20,10 +21,12 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("inbox/", include("inbox.urls")),
     path("customers/", include("profiles.urls")),
+    path("reports/", include("reports.urls")),
     path("api/v1/openapi.json", api.openapi, name="api-openapi"),
     path("api/v1/channels/<slug:slug>/mentions", api.ingest_mentions, name="api-ingest"),
     path("api/v1/messages/<int:message_id>", api.message_detail, name="api-message"),
     path("api/v1/triage/preview", triage_api.preview, name="api-triage-preview"),
+    path("api/v1/reports/summary", reports_api.summary, name="api-reports-summary"),
     path("webhooks/meta/<slug:slug>", meta.webhook, name="webhook-meta"),
     path("webhooks/x/<slug:slug>", x.webhook, name="webhook-x"),
     path("accounts/sign-out-everywhere", views.sign_out_everywhere, name="sign-out-everywhere"),

@@ -28,7 +28,15 @@ PUBLIC = {
 # The JSON API and the networks' webhooks authenticate each request themselves (a channel token,
 # the session, or the network's signature), and answer 401/403/404 rather than redirecting to a
 # login page; their own tests prove who gets in.
-API = {"api-ingest", "api-message", "api-openapi", "api-triage-preview", "webhook-meta", "webhook-x"}
+API = {
+    "api-ingest",
+    "api-message",
+    "api-openapi",
+    "api-reports-summary",
+    "api-triage-preview",
+    "webhook-meta",
+    "webhook-x",
+}
 
 
 ROUTES = sorted({(name or "", example_path(route)) for name, route in walk(get_resolver())})

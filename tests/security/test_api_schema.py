@@ -17,6 +17,8 @@ from schemathesis.core.parameters import ParameterLocation
 from inbox.mentions import _parse_time
 from inbox.openapi import OPENAPI
 from inbox.tokens import issue_token
+from reports.figures import Period
+from socialcrm.errors import Refused
 from socialcrm.models import ApiToken
 from tests.factories import make_channel
 
@@ -35,6 +37,7 @@ def credentials(asgi_server):
         "/api/v1/channels/{slug}/mentions": channel_token,
         "/api/v1/messages/{id}": channel_token,
         "/api/v1/triage/preview": triage_token,
+        "/api/v1/reports/summary": ApiToken.issue(name="schema campaign", scope=ApiToken.Scope.REPORTS)[1],
     }
 
 
@@ -57,6 +60,8 @@ def test_every_operation_answers_as_its_schema_says(case, asgi_server, credentia
             case.path_parameters["slug"] = "schema"
         if not case.meta.is_negative_at(ParameterLocation.BODY):
             _posted_in_the_past(case.body)
+    if case.path == "/api/v1/reports/summary" and not case.meta.is_negative_at(ParameterLocation.QUERY):
+        _a_period_we_answer(case.query)
     headers = {}
     if not case.meta.is_negative_at(ParameterLocation.HEADER):
         headers["Authorization"] = f"Bearer {credentials[case.path]}"
@@ -89,6 +94,19 @@ def test_an_api_route_that_does_not_exist_answers_json_not_a_page(client, db):
     assert response.status_code == 405
     assert response.headers["Allow"] == "POST"
     assert response.json()["error"]
+
+
+def _a_period_we_answer(query) -> None:
+    """JSON Schema cannot say "from before to, within three years, of a queue that exists" (the
+    schema's descriptions and the 400 do): a valid query that asks otherwise asks for the default."""
+    if not isinstance(query, dict):
+        return
+    try:
+        Period.from_query(query)
+    except Refused:
+        query.pop("from", None)
+        query.pop("to", None)
+        query.pop("queue", None)
 
 
 def _posted_in_the_past(body) -> None:
