@@ -322,6 +322,13 @@ class Conversation(models.Model):
                 condition=Q(status__in=["new", "open"]),
                 name="conv_queue_active_counts",
             ),
+            # The reports' backlog and agents' open load: conversations not resolved, by queue and assignee,
+            # counted from this index alone (a few per cent of all conversations).
+            models.Index(
+                fields=["queue", "assignee"],
+                condition=Q(status__in=["new", "open", "pending", "snoozed"]),
+                name="conv_open_by_queue",
+            ),
             # "Mine": an agent's conversations in a status.
             models.Index(fields=["assignee", "status", "last_message_at"], name="conv_assignee_worklist"),
             # Threading: the customer's open conversation on a channel.

@@ -372,9 +372,9 @@ def board(request):
     """Managers' queue board: counts by status, oldest waiting, SLA breaches, agents' load; hand out work."""
     if not is_supervisor(request.user):
         raise Http404("No such page")
-    return render(
-        request, "inbox/board.html", {"rows": queue_board(request.user), "statuses": Conversation.Status.choices}
-    )
+    # The page's live script asks for the queues again (htmx) when the socket says something changed.
+    template = "inbox/board.html#board-queues" if request.htmx else "inbox/board.html"
+    return render(request, template, {"rows": queue_board(request.user), "statuses": Conversation.Status.choices})
 
 
 BULK_ACTIONS = {"assign_me": "Assign to me", "pending": "Mark pending", "resolved": "Resolve"}

@@ -107,35 +107,72 @@ class Measure(models.IntegerChoices):
     NEXT_RESPONSE_WALL = 4, "next response (wall clock)"
     RESOLUTION_BUSINESS = 5, "resolution (business)"
     RESOLUTION_WALL = 6, "resolution (wall clock)"
+    RESPONSE_BUSINESS = 7, "response, first or next (business)"  # agents' (ResponseTimes)
 
 
 class Durations(Rollup):
     """How many durations of a measure fell in each histogram bin (reports.durations has the bins):
     medians and percentiles add up over hours and queues where averages of rows would not."""
 
-    agent_id = models.PositiveIntegerField(default=0, help_text="The agent who answered; 0 for resolutions.")
     measure = models.PositiveSmallIntegerField(choices=Measure.choices)
     bin = models.PositiveSmallIntegerField()
     count = models.IntegerField(default=0)
 
-    DIMENSIONS = ("queue_id", "agent_id", "measure", "bin")
+    DIMENSIONS = ("queue_id", "measure", "bin")
+    MEASURES = ("count",)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["grain", "start", "queue_id", "measure", "bin"], name="durations_one_row")
+        ]
+
+
+class ResponseTimes(Rollup):
+    """Each agent's responses (first and next together) by business-time histogram bin: their median
+    response time. A table of its own, so the queues' durations are not multiplied by agents."""
+
+    agent_id = models.PositiveIntegerField()
+    bin = models.PositiveSmallIntegerField()
+    count = models.IntegerField(default=0)
+
+    DIMENSIONS = ("queue_id", "agent_id", "bin")
     MEASURES = ("count",)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["grain", "start", "queue_id", "agent_id", "measure", "bin"], name="durations_one_row"
+                fields=["grain", "start", "queue_id", "agent_id", "bin"], name="response_times_one_row"
             )
         ]
 
 
 class ConversationFacts(models.Model):
-    """A conversation's part in the rollups as last added to them: the difference to its facts now is
-    what a change adds. `rows` is a list of [table, grain, start, dimensions..., measure, amount]."""
+    """A conversation's part in the rollups as last added to them: where it counted and its facts
+    (reports.rollups.Fact as lists). What a change adds is the rows of its facts now less these."""
 
     conversation_id = models.BigIntegerField(primary_key=True)
-    rows = models.JSONField(default=list)
+    queue_id = models.PositiveIntegerField(default=0)
+    channel_id = models.PositiveIntegerField(default=0)
+    message_type = models.CharField(max_length=16, blank=True)
+    sentiment = models.CharField(max_length=16, blank=True)
+    facts = models.JSONField(default=list)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"Report facts of conversation #{self.conversation_id}"
+
+    @classmethod
+    def of(cls, conversation_id: int, where, facts: list[list]) -> "ConversationFacts":
+        return cls(
+            conversation_id=conversation_id,
+            queue_id=where.queue_id,
+            channel_id=where.channel_id,
+            message_type=where.message_type,
+            sentiment=where.sentiment,
+            facts=facts,
+        )
+
+    def dimensions(self):
+        from reports.rollups import Dimensions
+
+        return Dimensions(self.queue_id, self.channel_id, self.message_type, self.sentiment)

@@ -32,6 +32,7 @@ BENCHES = [
     ("worker_sigterm.py", [], "RESULT: every mention stored once and triaged once"),
     ("postgres_restart.py", [], "RESULT: clean refusals, nothing half stored, every mention stored once"),
     ("sla_alerts.py", [], "RESULT: every breach told once, on time"),
+    ("reports.py", ["--requests", "2"], "The whole run took"),
 ]
 
 

@@ -4,6 +4,7 @@ import os
 import shutil
 
 import pytest
+from django.test import Client
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -70,3 +71,25 @@ def wait_until(page, expression: str, *, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"still not true after {timeout} s: {expression}")
         time.sleep(0.05)
+
+
+@pytest.fixture
+def signed_in(browser, asgi_server):
+    """signed_in(user): a page in a browser context of its own, signed in as `user`; closed after the test."""
+    contexts = []
+
+    def sign_in(user):
+        context = browser.new_context(base_url=asgi_server, viewport={"width": 1400, "height": 860})
+        contexts.append(context)
+        client = Client()  # a session made here: the server hashes passwords differently from this process
+        client.force_login(user)
+        context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": asgi_server}])
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.errors = []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        return page
+
+    yield sign_in
+    for context in contexts:
+        context.close()

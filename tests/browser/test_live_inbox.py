@@ -5,7 +5,6 @@ Then the page the pushed events built equals a fresh load of the same page.
 
 import httpx
 import pytest
-from django.test import Client
 
 from inbox import live
 from inbox.models import Channel
@@ -39,30 +38,6 @@ def rows(page) -> list[str]:
 
 def counts(page) -> dict[str, str]:
     return dict(page.eval_on_selector_all("#queue-nav .count[id]", "items => items.map(c => [c.id, c.textContent])"))
-
-
-@pytest.fixture
-def signed_in(browser, live_inbox):
-    """signed_in(user): a page in a browser context of its own, signed in as `user`; closed after the test."""
-    contexts = []
-
-    def sign_in(user):
-        context = browser.new_context(base_url=live_inbox["base"], viewport={"width": 1400, "height": 860})
-        contexts.append(context)
-        client = Client()  # a session made here: the server hashes passwords differently from this process
-        client.force_login(user)
-        context.add_cookies(
-            [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_inbox["base"]}]
-        )
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.errors = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
-        return page
-
-    yield sign_in
-    for context in contexts:
-        context.close()
 
 
 def open_live(page, url):

@@ -12,7 +12,7 @@ from inbox.services.replies import reply
 from inbox.services.triage import change_queue
 from reports import rollups
 from reports.figures import Period, breakdown, collect, total
-from reports.models import AgentTally, ConversationFacts, Durations, Measure, Tally
+from reports.models import AgentTally, ConversationFacts, Durations, Measure, ResponseTimes, Tally
 from tests.factories import make_channel, make_user
 from tests.helpers import mention
 from triage.models import Queue
@@ -63,7 +63,7 @@ def snapshot() -> dict:
             if any(row[m] for m in model.MEASURES)
         }
 
-    return {model.__name__: rows(model) for model in (Tally, AgentTally, Durations)}
+    return {model.__name__: rows(model) for model in (Tally, AgentTally, Durations, ResponseTimes)}
 
 
 def test_a_conversations_life_adds_up(committed, channel, agent):

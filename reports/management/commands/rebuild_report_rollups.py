@@ -10,7 +10,7 @@ class Command(BaseCommand):
     help = "Rebuild the reports' hourly and daily rollups from the conversations, with a progress bar."
 
     def add_arguments(self, parser):
-        parser.add_argument("--chunk", type=int, default=1000, help="Conversations per transaction.")
+        parser.add_argument("--chunk", type=int, default=5000, help="Conversations per transaction.")
 
     def handle(self, *args, chunk: int, **options):
         if chunk < 1:
