@@ -134,3 +134,17 @@ def test_buckets_group_the_same_rows(committed, channel):
     assert sum(f["opened"] for f in by_day.values()) == whole
     by_hour = collect(Period(first=period.first, last=period.last, bucket="hour"), by_bucket=True)
     assert sum(f["opened"] for f in by_hour.values()) == whole
+
+
+def test_days_begin_at_the_brands_midnight_even_off_by_half_an_hour():
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    kolkata = ZoneInfo("Asia/Kolkata")  # UTC+5:30
+    where = rollups.Dimensions(queue_id=1, channel_id=1, message_type="", sentiment="")
+    before, after = datetime(2026, 3, 1, 18, 20, tzinfo=UTC), datetime(2026, 3, 1, 18, 40, tzinfo=UTC)
+    rows = rollups.rows_of(where, [rollups.Fact(before, "opened"), rollups.Fact(after, "opened")], kolkata)
+    days = sorted(key[2] for key in rows if key[1] == rollups.DAY)
+    assert [day.astimezone(kolkata).date().isoformat() for day in days] == ["2026-03-01", "2026-03-02"]
+    hours = {key[2] for key in rows if key[1] == rollups.HOUR}
+    assert hours == {datetime(2026, 3, 1, 18, tzinfo=UTC)}, "both in one UTC hour"
