@@ -114,8 +114,10 @@ def _flush() -> None:
     state = getattr(_pending, "state", None)
     _pending.state = None
     if state and state["ids"]:
-        conversations_changed.send_robust(sender=Conversation, conversation_ids=set(state["ids"]))
-        publish(state["ids"], before=state["before"])
+        try:
+            publish(state["ids"], before=state["before"])  # the browsers first: nothing waits in front of them
+        finally:
+            conversations_changed.send_robust(sender=Conversation, conversation_ids=set(state["ids"]))
 
 
 def publish(conversation_ids: Iterable[int], *, before: dict[int, set[str]] | None = None) -> int:

@@ -1,8 +1,10 @@
 """The reports' CSV files: a row per conversation or per day, streamed row by row (constant memory)."""
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from itertools import islice
 
+from asgiref.sync import sync_to_async
 from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
@@ -170,11 +172,26 @@ class _Line:
         return value
 
 
+LINES_PER_CHUNK = 500
+
+
 def as_csv(rows: Iterable[list]) -> Iterator[str]:
-    """CSV lines, one at a time; text cells that a spreadsheet would run as formulas are quoted with '."""
+    """CSV text in chunks of LINES_PER_CHUNK lines; text cells that a spreadsheet would run as
+    formulas are quoted with '."""
     writer = csv.writer(_Line())
-    for row in rows:
-        yield writer.writerow([_inert(cell) for cell in row])
+    rows = iter(rows)
+    while chunk := list(islice(rows, LINES_PER_CHUNK)):
+        yield "".join(writer.writerow([_inert(cell) for cell in row]) for row in chunk)
+
+
+async def as_csv_async(rows: Iterable[list]) -> AsyncIterator[str]:
+    """as_csv for an ASGI server, which would otherwise read a synchronous iterator to its end into
+    memory before sending a byte: each chunk is made in Django's one sync thread (where the database
+    cursor lives) and sent before the next is read."""
+    chunks = as_csv(rows)
+    next_chunk = sync_to_async(lambda: next(chunks, None), thread_sensitive=True)
+    while (chunk := await next_chunk()) is not None:
+        yield chunk
 
 
 def _inert(cell):

@@ -3,6 +3,7 @@
 from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
+from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -261,7 +262,8 @@ def export_csv(request):
         raise figures.ReportRefused(f"Unknown group {group!r}; use one of: {', '.join(export.GROUPS)}")
     period = Period.from_query({**request.GET.dict(), "bucket": "day"})
     rows = export.GROUPS[group](period)
-    response = StreamingHttpResponse(export.as_csv(rows), content_type="text/csv; charset=utf-8")
+    lines = export.as_csv_async(rows) if isinstance(request, ASGIRequest) else export.as_csv(rows)
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     name = f"socialcrm-{group}s-{period.first}-{period.last}{'-' + period.queue.slug if period.queue else ''}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -176,3 +176,25 @@ def test_a_rebuild_keeps_every_figure(manager_client, week):
     before = manager_client.get("/api/v1/reports/summary", dates()).json()
     rollups.rebuild()
     assert manager_client.get("/api/v1/reports/summary", dates()).json() == before
+
+
+def test_the_csv_streams_through_the_asgi_server(asgi_server, manager):
+    import httpx
+    from django.test import Client
+
+    from tests.factories import make_conversation
+
+    made = [make_conversation("service", text=f"No signal {n}") for n in range(3)]
+    client = Client()
+    client.force_login(manager)
+    with httpx.stream(
+        "GET",
+        f"{asgi_server}/reports/export.csv",
+        params={**dates(), "group": "conversation"},
+        cookies={"sessionid": client.cookies["sessionid"].value},
+        timeout=20,
+    ) as response:
+        lines = list(response.iter_lines())
+    assert response.status_code == 200
+    assert lines[0].startswith("conversation_id,queue,")
+    assert sorted(int(line.split(",")[0]) for line in lines[1:]) == sorted(c.pk for c in made)
