@@ -1,5 +1,6 @@
 """Managers' reports: pages, the CSV export. Every figure comes from reports.figures."""
 
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
@@ -141,6 +142,13 @@ def _charts(period: Period, timeline, levels: list[int], queues: dict) -> list[d
             }
         )
         opened["links"].append([_inbox_link(queue.slug, start, end) if queue else "" for start, end, _, _ in timeline])
+    # Each bucket's conversations as CSV: the days it covers (an hour's day), in the period's queue.
+    exports = []
+    for start, end in ((start, end) for start, end, *_ in timeline):
+        last = (end - timedelta(microseconds=1)).date()
+        query = {"from": start.date().isoformat(), "to": last.isoformat(), "group": "conversation"}
+        exports.append(reverse("reports:export") + "?" + urlencode({**query, **_queue_query(period)}))
+    opened["exports"] = exports
     missed = {
         "id": "missed",
         "title": "SLA targets missed (when the late answer or resolution came)",
@@ -226,6 +234,7 @@ def _tabled(charts: list[dict]) -> list[dict]:
     chart's own JSON (for Chart.js) is the same dict without them."""
     for chart in charts:
         links = chart.get("links") or [[] for _ in chart["datasets"]]
+        exports = chart.get("exports") or [""] * len(chart["labels"])
         chart["table"] = [
             (
                 label,
@@ -233,6 +242,7 @@ def _tabled(charts: list[dict]) -> list[dict]:
                     (format_figure(dataset["data"][i], chart["unit"]), link[i] if i < len(link) else "")
                     for dataset, link in zip(chart["datasets"], links, strict=True)
                 ],
+                exports[i],
             )
             for i, label in enumerate(chart["labels"])
         ]
@@ -245,6 +255,10 @@ def format_figure(value, unit: str) -> str:
     if unit == "share":
         return share(value)
     return f"{value:,}" if value is not None else "—"
+
+
+def _queue_query(period: Period) -> dict[str, str]:
+    return {"queue": period.queue.slug} if period.queue else {}
 
 
 def _queue_name(queues: dict, pk: int) -> str:

@@ -19,7 +19,7 @@ def share(value) -> str:
 @register.filter
 def chart_json(chart: dict) -> dict:
     """What Chart.js needs of a chart (the page's table rows stay out of the JSON)."""
-    return {key: value for key, value in chart.items() if key != "table"}
+    return {key: value for key, value in chart.items() if key not in ("table", "exports")}
 
 
 @register.filter

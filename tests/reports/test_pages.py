@@ -80,6 +80,10 @@ def test_a_bar_links_to_the_conversations_behind_it(manager_client, week):
     assert listed.status_code == 200
     shown = set(map(int, re.findall(r'id="conversation-(\d+)"', listed.content.decode())))
     assert shown == {week[0].pk, week[1].pk, week[2].pk}, "the three Service conversations, resolved one too"
+    exports = re.findall(r'<a href="([^"]+)" download title="These conversations as CSV">', page)
+    assert len(exports) == 7, "a CSV of each day's conversations beside the chart"
+    body = b"".join(manager_client.get(exports[-1].replace("&amp;", "&")).streaming_content).decode()
+    assert len(body.strip().splitlines()) == 1 + 5
 
 
 def test_by_queue_table_agrees_with_the_cards(manager_client, week):
