@@ -186,8 +186,9 @@ def test_the_csv_streams_through_the_asgi_server(asgi_server, manager):
     import httpx
     from django.test import Client
 
-    from tests.factories import make_conversation
+    from tests.factories import ensure_migrated_data, make_conversation
 
+    ensure_migrated_data()  # a transactional test: the seeded queues are made again
     made = [make_conversation("service", text=f"No signal {n}") for n in range(3)]
     client = Client()
     client.force_login(manager)
