@@ -123,57 +123,34 @@ def _charts(period: Period, timeline, levels: list[int], queues: dict) -> list[d
     """Each chart's labels, datasets and, where a bar stands for conversations, the inbox links behind it."""
     labels = [_label(period, start) for start, *_ in timeline]
     shown = sorted({key[0] for *_, groups, _ in timeline for key in groups}, key=lambda pk: _queue_name(queues, pk))
-    opened = {
-        "id": "opened",
-        "title": "Conversations opened",
-        "kind": "bar",
-        "stacked": True,
-        "unit": "count",
-        "labels": labels,
-        "datasets": [],
-        "links": [],
-    }
-    for pk in shown:
-        queue = queues.get(pk)
-        opened["datasets"].append(
-            {
-                "label": _queue_name(queues, pk),
-                "data": [groups.get((pk,), figures.Figures())["opened"] for _, _, groups, _ in timeline],
-            }
-        )
-        opened["links"].append([_inbox_link(queue.slug, start, end) if queue else "" for start, end, _, _ in timeline])
+
+    def by_queue(chart_id: str, title: str, value, *, missed: bool = False) -> dict:
+        """A bar chart stacked by queue; each segment links to its conversations in the inbox."""
+        chart = {"id": chart_id, "title": title, "kind": "bar", "stacked": True, "unit": "count", "labels": labels}
+        chart["datasets"], chart["links"] = [], []
+        for pk in shown:
+            queue = queues.get(pk)
+            cells = [groups.get((pk,), figures.Figures()) for *_, groups, _ in timeline]
+            chart["datasets"].append({"label": _queue_name(queues, pk), "data": [value(cell) for cell in cells]})
+            chart["links"].append(
+                [_inbox_link(queue.slug, start, end, missed=missed) if queue else "" for start, end, *_ in timeline]
+            )
+        return chart
+
+    opened = by_queue("opened", "Conversations opened", lambda f: f["opened"])
     # Each bucket's conversations as CSV: the days it covers (an hour's day), in the period's queue.
     exports = []
-    for start, end in ((start, end) for start, end, *_ in timeline):
+    for start, end, *_ in timeline:
         last = (end - timedelta(microseconds=1)).date()
         query = {"from": start.date().isoformat(), "to": last.isoformat(), "group": "conversation"}
         exports.append(reverse("reports:export") + "?" + urlencode({**query, **_queue_query(period)}))
     opened["exports"] = exports
-    missed = {
-        "id": "missed",
-        "title": "SLA targets missed (when the late answer or resolution came)",
-        "kind": "bar",
-        "stacked": True,
-        "unit": "count",
-        "labels": labels,
-        "datasets": [],
-        "links": [],
-    }
-
-    def _missed(f: figures.Figures) -> int:
-        return sum(f[f"{clock}_missed"] for clock in CLOCKS)
-
-    for pk in shown:
-        queue = queues.get(pk)
-        missed["datasets"].append(
-            {
-                "label": _queue_name(queues, pk),
-                "data": [_missed(g.get((pk,), figures.Figures())) for *_, g, _ in timeline],
-            }
-        )
-        missed["links"].append(
-            [_inbox_link(queue.slug, start, end, missed=True) if queue else "" for start, end, _, _ in timeline]
-        )
+    missed = by_queue(
+        "missed",
+        "SLA targets missed (when the late answer or resolution came)",
+        lambda f: sum(f[f"{clock}_missed"] for clock in CLOCKS),
+        missed=True,
+    )
     return [
         opened,
         {
