@@ -83,10 +83,10 @@ COUNT_TITLES = {"new": "New", "open": "Open", "mine": "Assigned to me", "overdue
 @dataclass(frozen=True)
 class QueueSummary:
     queue: Queue
-    new: int
-    open: int
-    mine: int | None  # None where the counts are everyone's (a live event to a whole queue)
-    overdue: int
+    new: int | None  # the counts are None where they were not counted (see queue_summaries)
+    open: int | None
+    mine: int | None  # None where the counts are everyone's (a live event to a whole queue) too
+    overdue: int | None
 
     def counts(self) -> list[tuple[str, str, int]]:
         """(kind, title, value) for each count there is, in the order the queue list shows them."""
@@ -94,8 +94,12 @@ class QueueSummary:
         return [(kind, title, values[kind]) for kind, title in COUNT_TITLES.items() if values[kind] is not None]
 
 
-def queue_summaries(user) -> list[QueueSummary]:
-    """Each visible queue with its counts of new, open, mine and overdue conversations: one query."""
+def queue_summaries(user, *, counted: bool = True) -> list[QueueSummary]:
+    """Each visible queue with its counts of new, open, mine and overdue conversations: one query.
+    Without `counted`, the queues alone (their counts None): a list drawn without the queue nav does
+    not count every active conversation of every queue."""
+    if not counted:
+        return [QueueSummary(q, None, None, None, None) for q in queues_visible_to(user)]
     queues = _counted(queues_visible_to(user), mine=Count("active", filter=Q(active__assignee=user)))
     return [QueueSummary(q, q.new_count, q.open_count, q.mine_count, q.overdue_count) for q in queues]
 

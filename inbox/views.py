@@ -1,5 +1,6 @@
 import uuid
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 from django import forms
 from django.contrib import messages
@@ -54,13 +55,26 @@ def inbox(request):
         summaries = queue_summaries(request.user)
         current = next((s for s in summaries if s.queue.slug == request.GET.get("queue")), None)
         return render(request, "inbox/inbox.html#queue-nav", {"summaries": summaries, "current": current})
-    context = _list_context(request, queue_slug=request.GET.get("queue"))
+    queue_slug = request.GET.get("queue")
     if _wants_fragment(request, "more-rows"):
+        context = _list_context(request, queue_slug=queue_slug, counted=False)
         return render(request, "inbox/inbox.html#more-rows", context)
     if _wants_fragment(request, "conversation-list"):
-        # The queue nav rides along out of band, so its highlight and counts follow the list.
-        return render(request, "inbox/inbox.html#conversation-list", {**context, "oob_nav": True})
-    return render(request, "inbox/inbox.html", context)
+        # The queue nav rides along out of band when the list moves to another queue, so its highlight
+        # follows. Within a queue (a tab, a filter, a sort) the nav stays as it is, kept current by
+        # the live counts, and the list is not held up counting every queue's active conversations.
+        oob_nav = queue_slug is None or _shown_queue(request) != queue_slug
+        context = _list_context(request, queue_slug=queue_slug, counted=oob_nav)
+        return render(request, "inbox/inbox.html#conversation-list", {**context, "oob_nav": oob_nav})
+    return render(request, "inbox/inbox.html", _list_context(request, queue_slug=queue_slug))
+
+
+def _shown_queue(request) -> str | None:
+    """The queue of the list the browser shows now (from htmx's HX-Current-URL), if it names one."""
+    shown = urlsplit(request.htmx.current_url or "")
+    if shown.path != reverse("inbox:home"):
+        return None
+    return parse_qs(shown.query).get("queue", [None])[0]
 
 
 @require_GET
@@ -75,9 +89,12 @@ def conversation(request, conversation_id: int):
     return render(request, "inbox/inbox.html", {**context, **pane})
 
 
-def _list_context(request, *, queue_slug: str | None, fall_back: bool = False) -> dict:
-    """The list pane's page data: the chosen queue, tab and filters, and a page of rows."""
-    summaries, current, status_filter, filters = _chosen_list(request, queue_slug=queue_slug, fall_back=fall_back)
+def _list_context(request, *, queue_slug: str | None, fall_back: bool = False, counted: bool = True) -> dict:
+    """The list pane's page data: the chosen queue, tab and filters, and a page of rows (and the
+    queues' counts, unless not `counted`)."""
+    summaries, current, status_filter, filters = _chosen_list(
+        request, queue_slug=queue_slug, fall_back=fall_back, counted=counted
+    )
     rows, next_cursor = [], ""
     if current:
         rows, next_cursor = conversation_list(
@@ -104,9 +121,9 @@ def _list_context(request, *, queue_slug: str | None, fall_back: bool = False) -
     }
 
 
-def _chosen_list(request, *, queue_slug: str | None, fall_back: bool = False):
+def _chosen_list(request, *, queue_slug: str | None, fall_back: bool = False, counted: bool = True):
     """The queue (of those the user sees), tab and filters a request names; 400 or 404 for ones it may not."""
-    summaries = queue_summaries(request.user)
+    summaries = queue_summaries(request.user, counted=counted)
     status_filter, filters = _tab_and_filters(request)
     current = next((s for s in summaries if s.queue.slug == queue_slug), None)
     if queue_slug and current is None and not fall_back:

@@ -1,6 +1,8 @@
 """The first screen: an agent's three-pane inbox, showing only what they may see."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from inbox.models import Conversation
@@ -79,6 +81,25 @@ def test_htmx_gets_only_the_fragment(agent_client):
     assert "<html" not in pane.content.decode()
     assert listing.content.decode().lstrip().startswith('<section id="conversation-list"')
     assert 'hx-swap-oob="true"' in listing.content.decode()  # the queue nav follows
+
+
+@pytest.mark.django_db
+def test_a_tab_or_sort_within_the_queue_shown_redraws_the_list_without_counting_the_queues(agent_client):
+    make_conversation("service", text="Parcel arrived crushed")
+    shown = {"HX-Request": "true", "HX-Target": "conversation-list"}
+
+    def listing(path: str, current_url: str):
+        with CaptureQueriesContext(connection) as captured:
+            page = agent_client.get(path, headers={**shown, "HX-Current-URL": current_url}).content.decode()
+        return page, " ".join(query["sql"] for query in captured)
+
+    # Sorting the service list the browser shows: the rows, not the nav and its counts (live events keep those).
+    page, sql = listing(INBOX + "?queue=service&sort=breach", "http://testserver/inbox/?queue=service")
+    assert "Parcel arrived crushed" in page and 'hx-swap-oob="true"' not in page
+    assert "COUNT(" not in sql.upper()
+    # Moving to another queue: the nav follows, with its highlight and fresh counts.
+    page, sql = listing(INBOX + "?queue=service", "http://testserver/inbox/?queue=sales")
+    assert 'hx-swap-oob="true"' in page and "COUNT(" in sql.upper()
 
 
 @pytest.mark.django_db
