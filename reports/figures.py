@@ -181,12 +181,20 @@ def collect(
     if group is not None and group not in GROUPS:
         raise ReportRefused(f"Unknown grouping {group!r}; use one of: {', '.join(GROUPS)}")
     figures: dict[tuple, Figures] = defaultdict(Figures)
-    buckets: dict[datetime, datetime | None] = {}
+    buckets: dict[datetime, datetime] = {}
+    # By bucket, rows are summed per rollup start and then into buckets; otherwise the database sums
+    # the whole period (90 days of an agent's histogram are one row per bin, not 90).
+    lead = ["start"] if by_bucket else []
 
-    def key_of(start: datetime, group_key: tuple) -> tuple:
-        if start not in buckets:  # a few hundred starts for tens of thousands of rows
-            buckets[start] = period.bucket_of(start) if by_bucket else None
-        return (buckets[start], group_key or None)
+    def split(row: tuple, width: int) -> tuple[tuple, tuple]:
+        """A row's key, (bucket start or None, group key or None), and the values after it."""
+        bucket = None
+        if by_bucket:
+            start, row = row[0], row[1:]
+            if start not in buckets:  # a few hundred starts for tens of thousands of rows
+                buckets[start] = period.bucket_of(start)
+            bucket = buckets[start]
+        return (bucket, tuple(row[:width]) or None), row[width:]
 
     rows = {"grain": period.grain, "start__gte": period.start, "start__lt": period.end}
     if period.queue is not None:
@@ -200,20 +208,27 @@ def collect(
         "type": ["message_type", "sentiment"],
     }[group]
     # Tuples, not dicts: a two-year daily export reads a couple of hundred thousand histogram rows.
-    width = len(dims)
     sums = [Sum(m) for m in tally.MEASURES]
-    for start, *rest in tally.objects.filter(**rows).values_list("start", *dims).annotate(*sums).order_by():
-        counts = dict(zip(tally.MEASURES, rest[width:], strict=True))
-        figures[key_of(start, tuple(rest[:width]))].counts.update(counts)
+    tallied = tally.objects.filter(**rows)
+    if lead or dims:
+        tallied = tallied.values_list(*lead, *dims).annotate(*sums).order_by()
+    else:  # the period's one total (values_list() of nothing would group by every column)
+        whole = tuple(tallied.aggregate(*sums).values())
+        tallied = [] if None in whole else [whole]
+    for row in tallied:
+        key, counts = split(row, len(dims))
+        figures[key].counts.update(dict(zip(tally.MEASURES, counts, strict=True)))
     if group == "agent":
-        histogram = ResponseTimes.objects.filter(**rows).values_list("start", "agent_id", "bin")
-        for start, agent_id, bin_, n in histogram.annotate(Sum("count")).order_by():
-            figures[key_of(start, (agent_id,))].durations[Measure.RESPONSE_BUSINESS][bin_] += n
+        histogram = ResponseTimes.objects.filter(**rows).values_list(*lead, "agent_id", "bin")
+        for row in histogram.annotate(Sum("count")).order_by():
+            key, (bin_, n) = split(row, 1)
+            figures[key].durations[Measure.RESPONSE_BUSINESS][bin_] += n
     elif group in (None, "queue"):
         by = dims if durations_by_group else []
-        histogram = Durations.objects.filter(**rows).values_list("start", *by, "measure", "bin")
-        for start, *key, measure, bin_, n in histogram.annotate(Sum("count")).order_by():
-            figures[key_of(start, tuple(key))].durations[measure][bin_] += n
+        histogram = Durations.objects.filter(**rows).values_list(*lead, *by, "measure", "bin")
+        for row in histogram.annotate(Sum("count")).order_by():
+            key, (measure, bin_, n) = split(row, len(by))
+            figures[key].durations[measure][bin_] += n
     return figures
 
 
@@ -294,7 +309,7 @@ def breakdown(period: Period, group: str) -> list[Group]:
                 status__in=OPEN_STATUSES, assignee__isnull=False, **({"queue": period.queue} if period.queue else {})
             )
             .values("assignee")
-            .annotate(n=Count("pk"))
+            .annotate(n=Count("*"))  # not Count("pk"): the open-load index alone answers COUNT(*)
             .values_list("assignee", "n")
         )
         rows = [

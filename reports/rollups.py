@@ -5,8 +5,10 @@ those facts into rollup rows for each grain; `refresh` computes a changed conver
 and adds the difference to the rollups, and `rebuild` does it for every conversation from nothing.
 """
 
+import multiprocessing
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -14,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 from inbox.models import Conversation, Event, Message, Status
 from reports.durations import bin_of
@@ -357,18 +359,46 @@ def _upsert(model, rows: list[tuple[tuple, dict[str, int]]]) -> None:
             )
 
 
-def rebuild(*, progress=None, chunk: int = 5000) -> int:
+def rebuild(*, progress=None, chunk: int = 5000, workers: int = 1) -> int:
     """Empty the rollups and add up every conversation again (after an upgrade, a change of the brand's
     time zone, or to repair them), chunk by chunk through `refresh`, so changes made meanwhile count
-    once. `progress(done, total)` is called after each chunk. Returns the number of conversations."""
+    once. `progress(done, total)` is called after each chunk. Returns the number of conversations.
+
+    With `workers` > 1 (PostgreSQL only: SQLite has one writer), that many processes refresh chunks
+    at once. Working out a chunk's facts is Python's work, one core each; refresh's locks keep two
+    chunks that add to the same hour correct, and its ordered upserts keep them from deadlocking."""
     with transaction.atomic():
         for model in (*TABLES.values(), ConversationFacts):
             model.objects.all().delete()
     # In the order they opened: a chunk's facts then fall in the same hours and days, and add up into
     # far fewer rows than conversations taken in any other order.
     ids = list(Conversation.objects.order_by("created_at", "pk").values_list("pk", flat=True))
-    for offset in range(0, len(ids), chunk):
-        refresh(ids[offset : offset + chunk])
+    chunks = [ids[offset : offset + chunk] for offset in range(0, len(ids), chunk)]
+    done = 0
+    for size in _refreshed(chunks, workers if connection.vendor == "postgresql" else 1):
+        done += size
         if progress:
-            progress(min(offset + chunk, len(ids)), len(ids))
+            progress(done, len(ids))
+    return len(ids)
+
+
+def _refreshed(chunks: list[list[int]], workers: int) -> Iterator[int]:
+    """Refresh each chunk, here or in `workers` processes; yields each chunk's size as it is done."""
+    if workers <= 1 or len(chunks) <= 1:
+        for ids in chunks:
+            refresh(ids)
+            yield len(ids)
+        return
+    # Forked processes open their own connections: none may inherit this one's sockets, nor its
+    # connection pool's (whose connections a child would otherwise take and share with this process).
+    connections.close_all()
+    for each in connections.all():
+        if hasattr(each, "close_pool"):
+            each.close_pool()
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield from pool.map(_refresh_chunk, chunks)
+
+
+def _refresh_chunk(ids: list[int]) -> int:
+    refresh(ids)
     return len(ids)

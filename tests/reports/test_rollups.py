@@ -148,3 +148,21 @@ def test_days_begin_at_the_brands_midnight_even_off_by_half_an_hour():
     assert [day.astimezone(kolkata).date().isoformat() for day in days] == ["2026-03-01", "2026-03-02"]
     hours = {key[2] for key in rows if key[1] == rollups.HOUR}
     assert hours == {datetime(2026, 3, 1, 18, tzinfo=UTC)}, "both in one UTC hour"
+
+
+@pytest.mark.django_db(transaction=True)  # the workers are other processes: they see only what is committed
+def test_a_rebuild_in_parallel_processes_gives_the_same_rows_as_one():
+    from tests.factories import ensure_migrated_data, make_conversation
+
+    ensure_migrated_data()  # a transactional test: the seeded queues are made again
+    agent = make_user("sam", role="agent", queues=("service", "sales"))
+    made = [make_conversation(slug, text=f"No signal {n}") for n, slug in enumerate(["service", "sales"] * 3)]
+    reply(conversation=made[0], text="On it.", by=agent, private=False)
+    change_status(conversation=made[1], status=Status.RESOLVED, by=agent)
+    assert rollups.rebuild(chunk=2) == 6
+    one_process = snapshot()
+    assert one_process["Tally"] and one_process["AgentTally"]
+
+    assert rollups.rebuild(chunk=1, workers=2) == 6
+    assert snapshot() == one_process
+    assert ConversationFacts.objects.count() == 6
