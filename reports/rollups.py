@@ -385,9 +385,7 @@ def rebuild(*, progress=None, chunk: int = 5000, workers: int = 1) -> int:
 def _refreshed(chunks: list[list[int]], workers: int) -> Iterator[int]:
     """Refresh each chunk, here or in `workers` processes; yields each chunk's size as it is done."""
     if workers <= 1 or len(chunks) <= 1:
-        for ids in chunks:
-            refresh(ids)
-            yield len(ids)
+        yield from map(_refresh_chunk, chunks)
         return
     # Forked processes open their own connections: none may inherit this one's sockets, nor its
     # connection pool's (whose connections a child would otherwise take and share with this process).
