@@ -21,6 +21,7 @@ from inbox.services.triage import triage_messages
 from reports.rollups import rebuild as rebuild_report_rollups
 from socialcrm.accounts import mark_email_verified
 from triage import sla
+from triage.language import detect_language
 from triage.models import MessageType, Priority, Queue, Sentiment
 
 SEED = 20261123
@@ -513,6 +514,8 @@ def _make_conversations(rng, count, channels, identities, now) -> tuple[int, int
                 data={"demo": True},
             )
         )
+    for message in messages:
+        message.language = detect_language(message.text)
     Message.objects.bulk_create(messages)
     Note.objects.bulk_create(notes)
     Event.objects.bulk_create(events)

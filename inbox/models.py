@@ -5,6 +5,7 @@ import re
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
@@ -451,6 +452,13 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="sent_messages"
     )
     text = models.TextField()
+    language = models.CharField(
+        max_length=8,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="ISO 639-1 code of the text's language, when known; search stems its words by it.",
+    )
     url = models.URLField(max_length=1000, blank=True)
     in_reply_to_external_id = models.CharField(max_length=255, blank=True)
     posted_at = models.DateTimeField()
@@ -526,6 +534,25 @@ class Note(models.Model):
 
     def __str__(self) -> str:
         return f"Note on #{self.conversation_id} by {self.author}"
+
+
+class SearchDocument(models.Model):
+    """The words a conversation is found by: its messages, notes, subject, and its customer's name,
+    e-mail, handles and display names, as one tsvector (GIN-indexed) on PostgreSQL.
+
+    Only the database writes it: triggers (migration inbox 0018) add each message and note as it is
+    stored and redo a conversation's words when its customer's names change or it moves to another
+    customer. Django never saves one, so no stale copy in memory can overwrite it. On SQLite it stays
+    empty and inbox.search reads the messages themselves.
+    """
+
+    conversation = models.OneToOneField(
+        Conversation, primary_key=True, on_delete=models.CASCADE, related_name="search_document"
+    )
+    words = SearchVectorField()
+
+    def __str__(self) -> str:
+        return f"Search words of #{self.conversation_id}"
 
 
 class CannedReply(models.Model):

@@ -15,7 +15,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from customers.models import Customer, CustomerRecord
-from inbox import presence
+from inbox import presence, search
 from inbox.models import (
     ACTIVE_STATUSES,
     NEVER_DUE,
@@ -178,6 +178,12 @@ class ListFilters:
     sort: str = ""  # "" (most urgent, then soonest due) or "breach" (soonest to breach first)
     opened: tuple[datetime, datetime] | None = None  # opened in [start, end): a report's bar links here
     missed: tuple[datetime, datetime] | None = None  # missed an SLA target in [start, end)
+    q: str = ""  # a search (inbox.search): words, a name, or #id
+
+    @property
+    def narrows_beyond_search(self) -> bool:
+        """Whether anything but the search narrows the list (its empty state offers to drop those)."""
+        return bool(self.as_query(with_search=False))
 
     @classmethod
     def from_query(cls, query) -> "ListFilters":
@@ -195,6 +201,7 @@ class ListFilters:
             sort=query.get("sort", ""),
             opened=_between(query.get("opened", ""), "opened"),
             missed=_between(query.get("missed", ""), "missed"),
+            q=search.cleaned(query.get("q", "")),
         )
         if filters.assignee and filters.assignee != "none" and parse_id(filters.assignee) is None:
             raise Refused("Unknown assignee; use 'none' for unassigned, or a colleague's id")
@@ -209,8 +216,9 @@ class ListFilters:
                 raise Refused(f"Unknown {name} {value!r}; use one of: {', '.join(allowed)}")
         return filters
 
-    def as_query(self) -> str:
-        """The filters as URL parameters (starting with '&'), for links that keep them."""
+    def as_query(self, *, with_search: bool = True) -> str:
+        """The filters as URL parameters (starting with '&'), for links that keep them (the search
+        too, unless not `with_search`)."""
         from urllib.parse import urlencode
 
         pairs = {
@@ -223,6 +231,7 @@ class ListFilters:
             "sort": self.sort,
             "opened": "/".join(moment.isoformat() for moment in self.opened) if self.opened else "",
             "missed": "/".join(moment.isoformat() for moment in self.missed) if self.missed else "",
+            "q": self.q if with_search else "",
         }
         kept = {key: value for key, value in pairs.items() if value}
         return "&" + urlencode(kept) if kept else ""
@@ -280,9 +289,10 @@ def conversation_list(
     if after:
         conversations = conversations.filter(_after(after, resolved=resolved, by_breach=filters.sort == "breach"))
     rows = list(_as_rows(conversations).order_by(*ordering)[: limit + 1])
-    if len(rows) <= limit:
+    more = len(rows) > limit
+    rows = _with_excerpts(rows[:limit], filters)
+    if not more:
         return rows, ""
-    rows = rows[:limit]
     last = rows[-1]
     if resolved:
         key = [to_micros(last.resolved_at)]
@@ -323,7 +333,7 @@ def list_placement(
     if until:
         after = _after(until, resolved=status_filter == "resolved", by_breach=filters.sort == "breach")
         below = set(listed.filter(after).values_list("pk", flat=True))
-    shown = list(_as_rows(listed.exclude(pk__in=below)).order_by("pk"))
+    shown = _with_excerpts(list(_as_rows(listed.exclude(pk__in=below)).order_by("pk")), filters)
     return Placement(shown=shown, below=below, gone=set(ids) - below - {row.pk for row in shown})
 
 
@@ -359,6 +369,8 @@ def _listed(
         conversations = conversations.filter(created_at__gte=filters.opened[0], created_at__lt=filters.opened[1])
     if filters.missed:
         conversations = conversations.filter(missed_a_target(timezone.now(), filters.missed))
+    if filters.q:
+        conversations = conversations.filter(search.conversations_matching(filters.q))
     now = timezone.now()
     if filters.sla == "missed":
         conversations = conversations.filter(missed_a_target(now))
@@ -370,6 +382,15 @@ def _listed(
         return conversations, ["-resolved_at", "-id"]
     conversations = conversations.annotate(due=Coalesce("sla_due_at", Value(NEVER_DUE)))
     return conversations, ["due", "id"] if filters.sort == "breach" else ["-priority", "due", "id"]
+
+
+def _with_excerpts(rows: list[Conversation], filters: ListFilters) -> list[Conversation]:
+    """The rows, each searched one with `excerpt`: where its text holds the words, marked (else None)."""
+    if filters.q:
+        found = search.excerpts([row.pk for row in rows], filters.q)
+        for row in rows:
+            row.excerpt = found.get(row.pk)
+    return rows
 
 
 def _as_rows(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:

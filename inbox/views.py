@@ -108,6 +108,7 @@ def _list_context(request, *, queue_slug: str | None, fall_back: bool = False, c
         "summaries": summaries,
         "current": current,
         "status_filter": status_filter,
+        "status_label": LIST_FILTERS[status_filter],
         "list_filters": LIST_FILTERS,
         "filters": filters,
         "filter_query": filters.as_query(),

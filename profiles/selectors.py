@@ -15,6 +15,7 @@ from django.db.models.functions import Lower, TruncMonth
 from django.http import Http404
 
 from customers.models import Customer, CustomerRecord, Identity, Merge, NotDuplicate
+from customers.search import likeness, looks_like
 from inbox.models import Event, Message
 from inbox.selectors import conversations_visible_to, from_micros, to_micros
 from socialcrm.db import parse_id
@@ -43,7 +44,8 @@ def access_customer(user, customer_id) -> Customer:
 
 
 def search_customers(user, query: str, *, limit: int = 25) -> list[Customer]:
-    """Customers the user may see whose name, e-mail, phone, reference or handle contains the query."""
+    """Customers the user may see whose name, e-mail, phone, reference or handle contains the query,
+    or whose name or handle looks like it (PostgreSQL)."""
     query = query.strip()[:100]
     if not query:
         return []
@@ -56,8 +58,13 @@ def search_customers(user, query: str, *, limit: int = 25) -> list[Customer]:
     phone = _digits(query.replace("(0)", "")).lstrip("0")
     if len(phone) >= 6:
         matches |= Q(phone__endswith=phone)
+    # A name that looks like the query counts too ("Kofi Zhu" finds Kofi Zhou), the likest first.
     return list(
-        customers_visible_to(user).filter(matches).prefetch_related("identities").order_by("name", "pk")[:limit]
+        customers_visible_to(user)
+        .filter(matches | looks_like(query))
+        .annotate(likeness=likeness(query))
+        .prefetch_related("identities")
+        .order_by("-likeness", "name", "pk")[:limit]
     )
 
 

@@ -47,3 +47,18 @@ def parse_id(text) -> int | None:
     (str.isdigit accepts '²' and '٣', which int() then refuses or the database overflows on.)
     """
     return int(text) if isinstance(text, str) and _ID.fullmatch(text) else None
+
+
+def postgresql_only(sql: str, reverse_sql: str):
+    """A migration operation that runs `sql` (and `reverse_sql` backwards) on PostgreSQL only: what
+    it builds (triggers, extension indexes) the embedded SQLite default does without."""
+    from django.db import migrations
+
+    def run(statement: str):
+        def operation(apps, schema_editor) -> None:
+            if schema_editor.connection.vendor == "postgresql":
+                schema_editor.execute(statement)
+
+        return operation
+
+    return migrations.RunPython(run(sql), run(reverse_sql))

@@ -15,6 +15,7 @@ from inbox.models import Channel, Conversation, Event, Message, Status
 from inbox.services.conversations import SLA_FIELDS, STATUS_FIELDS, refresh_sla
 from inbox.tasks import triage_messages
 from socialcrm.db import update_rows
+from triage.language import detect_language
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,7 @@ def _store_fresh(*, channel: Channel, mentions: list[IncomingMention], now) -> d
                 is_private=mention.private,
                 author=identity,
                 text=mention.text,
+                language=detect_language(mention.text),
                 url=mention.url,
                 in_reply_to_external_id=mention.in_reply_to,
                 posted_at=posted_at,

@@ -15,6 +15,7 @@ from inbox.services.conversations import CLOCK_RELATED, STATUS_FIELDS, business_
 from inbox.tasks import DELIVERY_ATTEMPTS, RETRY_BACKOFF, deliver_reply
 from socialcrm.errors import Refused
 from triage import sla
+from triage.language import detect_language
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def reply(*, conversation: Conversation, text: str, private: bool, by, key: uuid
         is_private=private,
         sent_by=by,
         text=text,
+        language=detect_language(text),
         in_reply_to_external_id=answering or "",
         posted_at=now,
         triage_state=Message.TriageState.SKIPPED,

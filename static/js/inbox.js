@@ -81,6 +81,7 @@ document.addEventListener("keydown", (event) => {
   if (!target) return;
   event.preventDefault();
   if (target.tagName === "TEXTAREA") target.focus();
+  else if (target.tagName === "INPUT") target.select();
   else target.click();
 });
 
@@ -170,3 +171,21 @@ document.addEventListener("htmx:afterSettle", (event) => {
   if (event.detail.xhr?.status === 409) document.querySelector("#conversation-pane .reply-form textarea")?.focus();
 });
 document.addEventListener("DOMContentLoaded", restoreDrafts);
+
+// The search redraws the list, its own box included, as you type: what was typed since the request
+// went out, and the caret, stay as they were.
+let typedSearch = null;
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const box = document.getElementById("filter-q");
+  typedSearch = event.detail.target.id === "conversation-list" && box && document.activeElement === box
+    ? { value: box.value, start: box.selectionStart, end: box.selectionEnd }
+    : null;
+});
+document.addEventListener("htmx:afterSwap", () => {
+  const box = document.getElementById("filter-q");
+  if (!typedSearch || !box) return;
+  box.value = typedSearch.value;
+  box.focus();
+  box.setSelectionRange(typedSearch.start, typedSearch.end);
+  typedSearch = null;
+});

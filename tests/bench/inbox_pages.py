@@ -5,7 +5,8 @@
 Against PostgreSQL on this machine, in-process through Django's test client: the figures are Django's
 and the database's time for a request, with no HTTP server or network in between. Targets: the inbox
 list and a conversation page at p95 <= 50 ms, and the list's time grows by at most 1.5x from 10,000 to
-1,000,000 messages (200,000 conversations, five messages each on average).
+1,000,000 messages (200,000 conversations, five messages each on average); a search of the service
+queue's every status (a common word, a rare one, a misspelt name) at p95 <= 100 ms.
 
 The data is written straight into the real tables with INSERT ... SELECT over generate_series, from
 a deterministic hash of each row's number (so two runs build the same data): five queues, most
@@ -25,6 +26,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import psycopg
 
@@ -41,6 +43,7 @@ CHUNK = 20_000  # conversations per transaction while building
 REQUESTS = 200  # timed requests per kind
 WARM_UP = 20
 TARGET_MS = 50
+SEARCH_TARGET_MS = 100  # a search of 1,000,000 messages, for a common word, a rare one and a name
 GROWTH_LIMIT = 1.5
 AGENT_QUEUES = ("service", "pr")
 QUEUE_ORDER = ("service", "pr", "marketing", "sales", "product")  # with the shares the builder gives them below
@@ -70,6 +73,11 @@ INBOUND_TEXTS = (
     "The router you sent keeps dropping the connection every hour. Already restarted it twice.",
     "Why was I charged twice this month? Two payments of 34.99 on the same day.",
 )
+# Searched for: "app" is in a quarter of the conversations; this sentence ends one inbound message in
+# 2,000 ("lisbon" is in no other text); "Priya Patell" is a typo for one of the names the builder draws.
+RARE_SENTENCE = " Roaming in Lisbon cost me 40 euros."
+RARE_SHARE = 0.0005
+SEARCHES = {"search: common word": "app", "search: rare word": "lisbon", "search: name": "Priya Patell"}
 OUTBOUND_TEXTS = (
     "Sorry to hear that! Could you send us a private message with your postcode so we can check the network?",
     "Thanks for your patience. I've escalated this to our billing team and they'll be in touch within 24 hours.",
@@ -215,13 +223,13 @@ FROM dated
 # new conversation has no reply yet. The inbound author is the customer's identity (same id).
 MESSAGES = """
 INSERT INTO inbox_message
-    (id, channel_id, conversation_id, external_id, direction, is_private, author_id, sent_by_id, text, url,
-     in_reply_to_external_id, posted_at, received_at, raw_payload, triage_state, processed_at, delivery,
+    (id, channel_id, conversation_id, external_id, direction, is_private, author_id, sent_by_id, text, language,
+     url, in_reply_to_external_id, posted_at, received_at, raw_payload, triage_state, processed_at, delivery,
      delivery_attempts, delivery_error)
 SELECT c.id * 10 + i, c.channel_id, c.id, 'bench-' || (c.id * 10 + i), d.direction, c.is_private,
        CASE WHEN d.direction = 'in' THEN c.customer_id END,
        CASE WHEN d.direction = 'out' THEN coalesce(c.assignee_id, (%(agents)s::integer[])[1]) END,
-       d.text, '', CASE WHEN i > 1 THEN 'bench-' || (c.id * 10 + i - 1) ELSE '' END,
+       d.text, 'en', '', CASE WHEN i > 1 THEN 'bench-' || (c.id * 10 + i - 1) ELSE '' END,
        c.created_at + (i - 1) * bench_gap(c.id), c.created_at + (i - 1) * bench_gap(c.id) + interval '2 seconds',
        CASE WHEN d.direction = 'in' THEN jsonb_build_object(
            'id', 'bench-' || (c.id * 10 + i), 'text', d.text,
@@ -237,6 +245,7 @@ FROM inbox_conversation c,
          SELECT CASE WHEN c.status = 'new' OR mod(i, 2) = 1 THEN 'in' ELSE 'out' END AS direction,
                 CASE WHEN c.status = 'new' OR mod(i, 2) = 1
                      THEN (%(inbound)s::text[])[1 + mod(c.id * 10 + i, cardinality(%(inbound)s::text[]))]
+                          || CASE WHEN bench_unit(c.id * 10 + i, 50) < %(rare_share)s THEN %(rare)s ELSE '' END
                      ELSE (%(outbound)s::text[])[1 + mod(c.id * 10 + i, cardinality(%(outbound)s::text[]))]
                 END AS text
      ) d
@@ -280,6 +289,12 @@ FROM inbox_conversation c
 WHERE c.id BETWEEN %(low)s AND %(high)s AND bench_unit(c.id, 41) < 0.05
 """
 
+# Each conversation's search words, as the triggers (off while loading) would have written them.
+SEARCH_DOCUMENTS = """
+INSERT INTO inbox_searchdocument (conversation_id, words)
+SELECT id, socialcrm_search_document(id) FROM inbox_conversation WHERE id BETWEEN %(low)s AND %(high)s
+"""
+
 SEQUENCES = (
     "customers_customer",
     "customers_identity",
@@ -317,6 +332,8 @@ class Cast:
             "last": LAST_NAMES.split(),
             "inbound": list(INBOUND_TEXTS),
             "outbound": list(OUTBOUND_TEXTS),
+            "rare": RARE_SENTENCE,
+            "rare_share": RARE_SHARE,
         }
 
 
@@ -409,7 +426,7 @@ def build(cast: Cast, *, existing: int, total: int) -> float:
         for low in range(existing + 1, total + 1, CHUNK):
             high = min(low + CHUNK - 1, total)
             params = {**cast.params(), "low": low, "high": high, "customers": customers}
-            for statement in (CONVERSATIONS, MESSAGES, DECISIONS, LABELS, NOTES):
+            for statement in (CONVERSATIONS, MESSAGES, DECISIONS, LABELS, NOTES, SEARCH_DOCUMENTS):
                 connection.execute(statement, params)
             connection.commit()
             bar.update((high - existing) * 5)
@@ -550,6 +567,11 @@ def measure_as(user, *, role: str, requests: int) -> dict[str, Figures]:
         "conversation page": lambda n: (f"/inbox/conversations/{sample[n % len(sample)][0]}/", {}),
         "conversation (htmx)": lambda n: (f"/inbox/conversations/{sample[n % len(sample)][0]}/", HTMX_PANE),
         "customer page": lambda n: (f"/customers/{sample[n % len(sample)][1]}/", {}),
+        **{
+            kind: lambda n, q=q: (f"/inbox/?queue=service&status=all&q={quote_plus(q)}", HTMX_LIST)
+            for kind, q in SEARCHES.items()
+        },
+        "search: common, New & open": lambda n: ("/inbox/?queue=service&q=app", HTMX_LIST),
     }
     results = {}
     for kind, request in kinds.items():
@@ -579,10 +601,10 @@ def measure(*, label: str, requests: int) -> dict[tuple[str, str], Figures]:
 
 def print_table(label: str, results: dict[tuple[str, str], Figures]) -> None:
     print(f"\n{label}: server time in ms over {len(next(iter(results.values())).durations)} requests each")
-    print(f"  {'role':<8} {'request':<22} {'p50':>6} {'p95':>6} {'max':>6}  {'queries':>7}  {'sql p50':>7}")
+    print(f"  {'role':<8} {'request':<26} {'p50':>6} {'p95':>6} {'max':>6}  {'queries':>7}  {'sql p50':>7}")
     for (role, kind), figures in results.items():
         print(
-            f"  {role:<8} {kind:<22} {harness.percentile(figures.durations, 0.5):6.1f}"
+            f"  {role:<8} {kind:<26} {harness.percentile(figures.durations, 0.5):6.1f}"
             f" {harness.percentile(figures.durations, 0.95):6.1f} {max(figures.durations):6.1f}"
             f"  {_queries(figures.queries):>7}  {harness.percentile(figures.sql, 0.5):7.1f}"
         )
@@ -594,10 +616,14 @@ def _queries(counts: list[int]) -> str:
 
 
 def verdicts(small: dict, large: dict) -> None:
-    print(f"\nTargets at the large size: p95 <= {TARGET_MS} ms; list growth <= {GROWTH_LIMIT}x")
+    print(
+        f"\nTargets at the large size: p95 <= {TARGET_MS} ms (a search: <= {SEARCH_TARGET_MS} ms);"
+        f" list growth <= {GROWTH_LIMIT}x"
+    )
     for (role, kind), figures in large.items():
         p95 = harness.percentile(figures.durations, 0.95)
-        line = f"  {role:<8} {kind:<22} p95 {p95:6.1f} ms {'meets' if p95 <= TARGET_MS else 'MISSES'}"
+        target = SEARCH_TARGET_MS if kind.startswith("search") else TARGET_MS
+        line = f"  {role:<8} {kind:<26} p95 {p95:6.1f} ms {'meets' if p95 <= target else 'MISSES'}"
         if (role, kind) in small:
             ratio = p95 / harness.percentile(small[(role, kind)].durations, 0.95)
             line += f"; grew {ratio:5.1f}x"
