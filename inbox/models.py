@@ -302,6 +302,15 @@ class Conversation(models.Model):
                 condition=Q(status__in=["new", "open"]),
                 name="conv_queue_active_order",
             ),
+            # The "All" tab (and a search of it, walked in this order): a queue's conversations in the
+            # order shown, whatever their status.
+            models.Index(
+                "queue",
+                models.F("priority").desc(),
+                Coalesce("sla_due_at", models.Value(NEVER_DUE)),
+                "id",
+                name="conv_queue_all_order",
+            ),
             # The "Resolved" tab: latest first.
             models.Index(
                 "queue",
