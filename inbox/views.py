@@ -244,6 +244,12 @@ def correct_triage(request, message_id: int):
     return _render_pane(request, message.conversation_id, corrected=message.pk)
 
 
+def _back_refused(request, back: str, why: str):
+    """A bulk request that cannot be carried out: back to the list it came from, saying why."""
+    messages.error(request, why)
+    return HttpResponseClientRedirect(back) if request.htmx else redirect(back)
+
+
 @require_POST
 def assign(request, conversation_id: int):
     """Assign to me, unassign, or (supervisors) assign to a colleague who works the queue."""
@@ -389,7 +395,10 @@ def edit_priority_and_labels(request, conversation_id: int):
 def board(request):
     """Managers' queue board: counts by status, oldest waiting, SLA breaches, agents' load; hand out work."""
     if not is_supervisor(request.user):
-        raise Http404("No such page")
+        raise PermissionDenied(
+            "The queue board is for managers and admins: it shows every queue's workload and hands out work."
+            " Your own queues and their counts are in the inbox."
+        )
     # The page's live script asks for the queues again (htmx) when the socket says something changed.
     template = "inbox/board.html#board-queues" if request.htmx else "inbox/board.html"
     return render(request, template, {"rows": queue_board(request.user), "statuses": Conversation.Status.choices})
@@ -408,15 +417,13 @@ def bulk(request):
     ids = [pk for pk in map(parse_id, request.POST.getlist("ids")) if pk is not None][:BULK_LIMIT]
     back = request.POST.get("back", "")
     back = back if back.startswith("/inbox/") and "//" not in back else reverse("inbox:home")
-    if action not in BULK_ACTIONS and not action.startswith("move:"):
-        raise BadRequest("Choose an action for the selected conversations.")
-    if not ids:
-        raise BadRequest("Select at least one conversation.")
     queue = None
     if action.startswith("move:"):
         queue = Queue.objects.filter(slug=action.removeprefix("move:"), is_active=True).first()
-        if queue is None:
-            raise BadRequest("Choose one of the open queues.")
+    if not ids:
+        return _back_refused(request, back, "Nothing changed: tick the conversations first (or Select all).")
+    if action not in BULK_ACTIONS and queue is None:
+        return _back_refused(request, back, "Nothing changed: choose what to do with the selected conversations.")
     done, refused = 0, []
     for conversation in conversations_visible_to(request.user).filter(pk__in=ids).order_by("pk"):
         try:

@@ -237,6 +237,39 @@ def likely_duplicates(user, *, limit: int = 100) -> list[DuplicatePair]:
     return [DuplicatePair(customers[a], customers[b], tuple(why)) for (a, b), why in ranked]
 
 
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Records that are probably one person, linked by the evidence of their pairs."""
+
+    customers: list[Customer]  # in id order
+    pairs: list[DuplicatePair]  # strongest evidence first
+
+
+def likely_duplicate_groups(user, *, limit: int = 100) -> list[DuplicateGroup]:
+    """The likely duplicates as groups: three records of one person are one group of three, not three
+    pairs to find and review apart. Strongest evidence first, as likely_duplicates ranks the pairs."""
+    pairs = likely_duplicates(user, limit=limit)
+    root: dict[int, int] = {}
+
+    def top(pk: int) -> int:
+        while root.setdefault(pk, pk) != pk:
+            pk = root[pk]
+        return pk
+
+    for pair in pairs:
+        root[top(pair.second.pk)] = top(pair.first.pk)
+    grouped: dict[int, list[DuplicatePair]] = {}
+    for pair in pairs:  # in rank order, so the group with the strongest pair comes first
+        grouped.setdefault(top(pair.first.pk), []).append(pair)
+    return [
+        DuplicateGroup(
+            customers=sorted({c.pk: c for pair in members for c in pair.both}.values(), key=lambda c: c.pk),
+            pairs=members,
+        )
+        for members in grouped.values()
+    ]
+
+
 def _groups(queryset, key: str, *, field: str = "pk", cap: int = 500) -> list[tuple[str, list[int]]]:
     """Values of `key` held by more than one customer, with those customers' ids."""
     shared = (

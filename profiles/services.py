@@ -90,6 +90,17 @@ _MOVED = {
 }
 
 
+def merged_details(keep: Customer, merge: Customer) -> dict:
+    """What the kept customer's details become when `merge` is folded in: its own, the other's where
+    it has none; tags joined; the larger tier and lifetime value. (The merge review shows these.)"""
+    after = {field: getattr(keep, field) or getattr(merge, field) for field in _FILLED}
+    after["tier"] = max(keep.tier, merge.tier, key=_TIER_ORDER.index)
+    after["lifetime_value"] = max(keep.lifetime_value, merge.lifetime_value)
+    added = [tag for tag in merge.tags if tag.casefold() not in {t.casefold() for t in keep.tags}]
+    after["tags"] = [*keep.tags, *added][:MAX_TAGS]
+    return after
+
+
 @transaction.atomic
 def merge_customers(*, keep: Customer, merge: Customer, by) -> Merge:
     """Fold `merge` into `keep`: its identities, conversations, records, notes and history move.
@@ -113,20 +124,11 @@ def merge_customers(*, keep: Customer, merge: Customer, by) -> Merge:
         model.objects.filter(pk__in=moved[name]).update(customer=keep)
 
     kept_before = {}
-    for field in _FILLED:
-        if not getattr(keep, field) and getattr(merge, field):
-            kept_before[field] = getattr(keep, field)
-            setattr(keep, field, getattr(merge, field))
-    if _TIER_ORDER.index(merge.tier) > _TIER_ORDER.index(keep.tier):
-        kept_before["tier"] = keep.tier
-        keep.tier = merge.tier
-    if merge.lifetime_value > keep.lifetime_value:
-        kept_before["lifetime_value"] = str(keep.lifetime_value)
-        keep.lifetime_value = merge.lifetime_value
-    added_tags = [tag for tag in merge.tags if tag.casefold() not in {t.casefold() for t in keep.tags}]
-    if added_tags:
-        kept_before["tags"] = list(keep.tags)
-        keep.tags = [*keep.tags, *added_tags][:MAX_TAGS]
+    for field, value in merged_details(keep, merge).items():
+        if value != getattr(keep, field):
+            before = getattr(keep, field)
+            kept_before[field] = str(before) if field == "lifetime_value" else before
+            setattr(keep, field, value)
 
     merged_before = {"external_ref": merge.external_ref} if merge.external_ref else {}
     merge.external_ref = ""  # unique: it now belongs to the kept customer

@@ -6,14 +6,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from customers.models import Merge, NotDuplicate
+from customers.models import Merge, NotDuplicate, Tier
 from profiles import services
 from profiles.selectors import (
     access_customer,
     customer_history,
     customer_timeline,
     customers_visible_to,
-    likely_duplicates,
+    likely_duplicate_groups,
     search_customers,
     sentiment_by_month,
     undoable_merges,
@@ -161,12 +161,33 @@ def merge(request, customer_id: int):
             "marked_different": NotDuplicate.objects.filter(
                 first_id=min(keep.pk, other.pk), second_id=max(keep.pk, other.pk)
             ).exists(),
-            "sides": [
-                (person, person.identities.all(), person.conversations.count(), person.records.count())
-                for person in (keep, other)
-            ],
+            "rows": _merge_review(keep, other),
         },
     )
+
+
+def _merge_review(keep, other) -> list[tuple[str, tuple]]:
+    """(what, the kept record's, the other's, the kept record's after the merge), field by field."""
+    after = services.merged_details(keep, other)
+    tier = dict(Tier.choices)
+
+    def money(value) -> str:
+        return f"{value:,.2f}"
+
+    identities = [list(person.identities.all()) for person in (keep, other)]
+    counts = [(person.conversations.count(), person.records.count()) for person in (keep, other)]
+    return [
+        ("Name", (keep.name, other.name, after["name"])),
+        ("E-mail", (keep.email, other.email, after["email"])),
+        ("Phone", (keep.phone, other.phone, after["phone"])),
+        ("Our reference", (keep.external_ref, other.external_ref, after["external_ref"])),
+        ("Tier", (tier[keep.tier], tier[other.tier], tier[after["tier"]])),
+        ("Lifetime value", (money(keep.lifetime_value), money(other.lifetime_value), money(after["lifetime_value"]))),
+        ("Tags", (", ".join(keep.tags), ", ".join(other.tags), ", ".join(after["tags"]))),
+        ("Identities", (identities[0], identities[1], identities[0] + identities[1])),
+        ("Conversations", (counts[0][0], counts[1][0], counts[0][0] + counts[1][0])),
+        ("Records", (counts[0][1], counts[1][1], counts[0][1] + counts[1][1])),
+    ]
 
 
 def _moved(moved: dict[str, list[int]]) -> str:
@@ -197,10 +218,10 @@ def undo_merge(request, merge_id: int):
 
 @require_GET
 def duplicates(request):
-    """Pairs of customers who are probably one person, to merge or to mark as different people."""
+    """Customers who are probably one person, in groups, to merge or to mark as different people."""
     if not may_merge(request.user):
         raise PermissionDenied
-    return render(request, "profiles/duplicates.html", {"pairs": likely_duplicates(request.user)})
+    return render(request, "profiles/duplicates.html", {"groups": likely_duplicate_groups(request.user)})
 
 
 @require_POST

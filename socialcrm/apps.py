@@ -11,6 +11,7 @@ class SocialcrmConfig(AppConfig):
         # Listens to every app's post_migrate: an app migrated after this one creates its
         # permissions in its own post_migrate, and the roles must be granted them too.
         post_migrate.connect(_sync_roles, dispatch_uid="socialcrm-sync-roles")
+        from socialcrm import preferences  # noqa: F401 - connects its sign-in receiver
 
 
 def _sync_roles(sender, apps=None, **kwargs) -> None:

@@ -10,7 +10,7 @@ text/plain, which the inbox shows with textContent; the API gets it as JSON. Not
 import logging
 
 import redis.exceptions
-from django.core.exceptions import BadRequest
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -157,3 +157,30 @@ def _is_form(request) -> bool:
 
 def _holds_nul(query) -> bool:
     return any("\x00" in key or any("\x00" in value for value in values) for key, values in query.lists())
+
+
+FORBIDDEN_REASON = "Your role cannot do this: ask a manager or an admin."
+ADMIN_FORBIDDEN_REASON = (
+    "Your account may open admin, but not this page of it: an admin grants that permission"
+    " (Users, your user, Permissions or Groups)."
+)
+
+
+def handler403(request, exception=None):
+    """Django's 403 handler: the reason the view gave (PermissionDenied("...")), else one that fits
+    where the person was (admin, or the app); in text for htmx, on a page otherwise."""
+    in_admin = request.path.startswith("/admin/")
+    given = str(exception) if type(exception) is PermissionDenied else ""
+    reason = given or (ADMIN_FORBIDDEN_REASON if in_admin else FORBIDDEN_REASON)
+    if getattr(request, "htmx", False) or not _wants_html(request):
+        return HttpResponse(reason, status=403, content_type="text/plain; charset=utf-8")
+    return render(request, "403.html", {"reason": reason, "in_admin": in_admin}, status=403)
+
+
+class QuietForbidden(logging.Filter):
+    """A 403 is someone trying a door their role does not open: one line in the log, no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) == 403:
+            record.exc_info, record.exc_text = None, None
+        return True

@@ -72,3 +72,25 @@ class ApiToken(models.Model):
 def hash_token(secret: str) -> str:
     # Tokens are 256 random bits, so a fast hash is enough: there is nothing to brute-force.
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Preferences(models.Model):
+    """How one person works: their e-mail signature, the time zone dates are shown in, and where
+    focus goes after they resolve or snooze a conversation. (Their name is the user's own.)"""
+
+    class AfterDone(models.TextChoices):
+        NEXT = "next", "Open the next conversation in the list"
+        LIST = "list", "Go back to the list"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences")
+    signature = models.TextField(
+        blank=True, max_length=1000, help_text="Added under your e-mail replies (not on social networks)."
+    )
+    time_zone = models.CharField(max_length=64, blank=True, help_text="Empty: the brand's time zone.")
+    after_done = models.CharField(max_length=8, choices=AfterDone.choices, default=AfterDone.NEXT)
+
+    class Meta:
+        verbose_name_plural = "preferences"
+
+    def __str__(self) -> str:
+        return f"Preferences of {self.user}"

@@ -9,7 +9,8 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -32,6 +33,20 @@ def healthz(request):
     checks = {"database": _check_database(), "channel_layer": _check_channel_layer()}
     healthy = all(check["ok"] for check in checks.values())
     return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
+
+
+@login_not_required
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages that name no icon (a file download, say): the app's icon."""
+    return redirect(static("favicon.svg"), permanent=True)
+
+
+@login_not_required
+@require_GET
+def api_docs(request):
+    """The API reference, read from the OpenAPI document by Swagger UI (npm: swagger-ui-dist)."""
+    return render(request, "api_docs.html")
 
 
 def _check_database() -> dict:

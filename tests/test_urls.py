@@ -5,9 +5,12 @@ from django.urls import get_resolver
 
 from tests.helpers import example_path, walk
 
-# Views anyone may open: signing in, recovering a password, and the health check.
+# Views anyone may open: signing in, recovering a password, the health check, the icon, and the
+# API's reference page (its schema is public too, below).
 PUBLIC = {
     "healthz",
+    "favicon",
+    "api-docs",
     "account_login",
     "account_signup",  # answers "sign-up is closed"
     "account_reset_password",

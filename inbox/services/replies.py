@@ -8,12 +8,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from customers.models import Network
 from inbox import live, senders
 from inbox.models import Conversation, Event, Message, Status
 from inbox.senders import length_limit
 from inbox.services.conversations import CLOCK_RELATED, STATUS_FIELDS, business_hours, record_event, refresh_sla
 from inbox.tasks import DELIVERY_ATTEMPTS, RETRY_BACKOFF, deliver_reply
 from socialcrm.errors import Refused
+from socialcrm.models import Preferences
 from triage import sla
 from triage.language import detect_language
 
@@ -49,6 +51,8 @@ def reply(*, conversation: Conversation, text: str, private: bool, by, key: uuid
         .get(pk=conversation.pk)
     )
     text = text.strip()
+    if text and conversation.channel.network == Network.EMAIL:
+        text = with_signature(text, by)
     if key is not None:
         already = Message.objects.filter(conversation=conversation, idempotency_key=key).first()
         if already is not None and already.text != text:
@@ -106,6 +110,14 @@ def reply(*, conversation: Conversation, text: str, private: bool, by, key: uuid
     live.send_on_commit([conversation])
     deliver_reply.delay_on_commit(message.pk)
     return message
+
+
+def with_signature(text: str, by) -> str:
+    """An e-mail reply with its sender's signature under it (their preference), once."""
+    signature = Preferences.objects.filter(user=by).values_list("signature", flat=True).first() if by else ""
+    if not signature or text.endswith(signature):
+        return text
+    return f"{text}\n\n-- \n{signature}"
 
 
 def _answered(conversation: Conversation, now: datetime) -> dict:

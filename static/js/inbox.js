@@ -189,3 +189,69 @@ document.addEventListener("htmx:afterSwap", () => {
   box.setSelectionRange(typedSearch.start, typedSearch.end);
   typedSearch = null;
 });
+
+// Ctrl+Enter (Cmd+Enter on a Mac) sends the reply or note being written: the one key with a
+// modifier, and only inside those boxes. An empty box says so, as the Send button would.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey) || event.altKey || event.shiftKey) return;
+  const box = event.target;
+  if (!box.matches?.("#conversation-pane textarea[name=text]")) return;
+  event.preventDefault();
+  box.form.requestSubmit();
+});
+
+// Bulk: "All shown" ticks every row shown; Apply with nothing ticked, or no action chosen, says so
+// beside the button and sends nothing.
+document.addEventListener("change", (event) => {
+  if (event.target.id !== "pick-all") return;
+  for (const box of document.querySelectorAll("#conversation-list .row .pick")) box.checked = event.target.checked;
+});
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form.id !== "bulk-form") return;
+  const problem = document.getElementById("bulk-problem");
+  const picked = document.querySelector("#conversation-list .row .pick:checked");
+  const action = form.elements.namedItem("action");
+  const why = !picked ? "Tick the conversations first (or All shown)." : !action.value ? "Choose what to do with them first." : "";
+  problem.hidden = !why;
+  problem.textContent = why;
+  if (!why) return;
+  event.preventDefault();
+  (picked ? action : document.getElementById("pick-all")).focus();
+});
+
+// After Resolve or Snooze, the work moves on: the next conversation in the list opens (or, by the
+// person's preference, focus goes back to the list there). After any other action, focus stays
+// where it was, or lands on the conversation's title: never on the page itself.
+let movingOn = null;
+function shownRow() {
+  return document.querySelector("#conversation-list .row.selected") || document.querySelector("#conversation-list .row a[aria-current]")?.closest(".row");
+}
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!form.closest?.("#conversation-pane")) return;
+  const status = event.submitter?.name === "status" ? event.submitter.value : form.elements.namedItem("status")?.value;
+  movingOn = null;
+  if (status !== "resolved" && status !== "snoozed") return;
+  const all = Array.from(document.querySelectorAll("#conversation-list .row"));
+  const at = all.indexOf(shownRow());
+  const next = at < 0 ? all[0] : all[at + 1] || all[at - 1];
+  movingOn = { next: next && next !== all[at] ? next.id : "" };
+});
+document.addEventListener("htmx:afterSettle", (event) => {
+  if (event.detail.target.id === "conversation-pane" || event.detail.elt?.id === "conversation-pane") {
+    const leaving = movingOn;
+    movingOn = null;
+    if (leaving && event.detail.successful !== false && event.detail.xhr?.status < 300) {
+      const link = leaving.next && document.querySelector(`#${CSS.escape(leaving.next)} a`);
+      if (link && document.body.dataset.afterDone !== "list") link.click();
+      else (link || document.querySelector("#conversation-list .pane-title")).focus();
+      return;
+    }
+  }
+  if (document.activeElement && document.activeElement !== document.body) return;
+  const fallback = event.detail.target.closest?.("#conversation-list")
+    ? document.querySelector("#conversation-list .tabs .current") || document.getElementById("filter-q")
+    : document.getElementById("conversation-title");
+  fallback?.focus();
+});

@@ -241,8 +241,11 @@ def test_the_boards_give_to_offers_the_least_loaded_agent_first_never_the_idle_m
     assert [int(option.split('"')[0]) for option in offered] == [quiet.pk, busy.pk, manager.pk]
 
 
-def test_agents_do_not_get_the_board(agent_client):
-    assert agent_client.get("/inbox/board").status_code == 404
+def test_agents_are_told_the_board_is_for_managers(agent_client):
+    response = agent_client.get("/inbox/board")
+
+    assert response.status_code == 403
+    assert "The queue board is for managers and admins" in response.text
 
 
 def test_bulk_actions_go_through_the_services_and_skip_what_the_agent_cannot_see(agent_client, agent_in_service_queue):
@@ -277,10 +280,13 @@ def test_bulk_assign_and_move(agent_client, agent_in_service_queue):
     "data",
     [{"action": "explode", "ids": [1]}, {"action": "resolved"}, {"action": "move:nowhere", "ids": [1]}],
 )
-def test_bulk_refuses_unclear_requests(agent_client, data):
+def test_bulk_refuses_unclear_requests_back_on_the_list_saying_why(agent_client, data):
     make_conversation("service")
 
-    assert agent_client.post("/inbox/bulk", data).status_code == 400
+    response = agent_client.post("/inbox/bulk", {**data, "back": "/inbox/?queue=service"}, follow=True)
+
+    assert response.redirect_chain == [("/inbox/?queue=service", 302)]
+    assert "Nothing changed: " in response.text
     assert Conversation.objects.get().status == "new"
 
 

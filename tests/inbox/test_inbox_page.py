@@ -191,3 +191,30 @@ def test_membership_of_a_deactivated_queue_grants_nothing(agent_client):
     Queue.objects.filter(slug="service").update(is_active=False)
 
     assert agent_client.get(conversation_url(conversation)).status_code == 404
+
+
+@pytest.mark.django_db
+def test_taking_over_a_colleagues_conversation_asks_first(agent_client):
+    colleague = make_user("kim", role="agent", queues=("service",))
+    colleague.first_name = 'Kim "KK" Lee'
+    colleague.save()
+    theirs = make_conversation("service", text="Refund please", assignee=colleague, status=Conversation.Status.OPEN)
+    nobodys = make_conversation("service", text="Hello")
+
+    taken = agent_client.get(conversation_url(theirs)).content.decode()
+    free = agent_client.get(conversation_url(nobodys)).content.decode()
+
+    assert 'hx-confirm="Kim &quot;KK&quot; Lee is working on this conversation. Take it over from them?"' in taken
+    assert ">Take over</button>" in taken
+    assert "hx-confirm" not in free and ">Assign to me</button>" in free
+
+
+@pytest.mark.django_db
+def test_an_e_mail_identity_shows_no_followers(agent_client):
+    from tests.factories import make_channel
+
+    by_mail = make_conversation("service", channel=make_channel("mail", network="email", kind="email"))
+    on_x = make_conversation("service", customer=make_customer("Fox"))
+
+    assert "followers" not in agent_client.get(conversation_url(by_mail)).content.decode().split('class="customer"')[1]
+    assert "120 followers" in agent_client.get(conversation_url(on_x)).content.decode()

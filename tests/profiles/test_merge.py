@@ -234,3 +234,32 @@ def test_a_conversation_stored_while_its_customer_was_being_merged_follows_the_m
     )
 
     assert Message.objects.get(external_id="late").conversation.customer == keep
+
+
+def test_the_merge_review_aligns_the_two_records_and_shows_the_kept_one_after(manager_client):
+    on_x, by_mail = _two_of_one_person()
+
+    page = manager_client.get(f"/customers/{on_x.pk}/merge?other={by_mail.pk}").content.decode()
+
+    rows = {row.split("</th>")[0]: row.split("</tr>")[0] for row in page.split('<th scope="row">')[1:]}
+    cells = lambda what: [cell.split("</td>")[0].strip() for cell in rows[what].split("<td>")[1:]]  # noqa: E731
+    assert cells("Phone") == ["—", "+447700900123", "+447700900123"]  # taken where the kept one has none
+    assert cells("Name") == ["Dana Scully", "D. Scully", "Dana Scully"]  # its own kept
+    assert cells("Tier") == ["Plus", "VIP", "VIP"]  # the larger
+    assert cells("Tags") == ["fibre", "Fibre, late payer", "fibre, late payer"]  # joined, case aside
+    assert cells("Conversations") == ["1", "1", "2"]
+
+
+def test_three_records_of_one_person_are_one_group_to_review(manager_client, manager):
+    a = make_customer("Ann Lee", email="ann@example.com")
+    b = make_customer("A. Lee", email="ANN@example.com", phone="+15550100")
+    c = make_customer("Annie", phone="+15550100")
+    make_customer("Carl", phone="+15550199"), make_customer("Carl B", phone="+15550199")
+
+    page = manager_client.get("/customers/duplicates").content.decode()
+
+    groups = page.split('<section class="duplicate-group"')[1:]
+    assert len(groups) == 2
+    (three,) = [group for group in groups if "3 records of one person?" in group]
+    assert all(f"#{person.pk}</span>" in three for person in (a, b, c))
+    assert three.count(">Review merge<") == 2  # a-b by e-mail, b-c by phone
