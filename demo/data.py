@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.models import Customer, CustomerRecord, Identity, Network, Tier
-from inbox.models import PAUSED_STATUSES, Channel, Conversation, Event, Message, Note, Status
+from inbox.models import PAUSED_STATUSES, CannedReply, Channel, Conversation, Event, Label, Macro, Message, Note, Status
 from inbox.services.conversations import SLA_FIELDS, STATUS_FIELDS, business_hours, refresh_sla, sla_targets
 from inbox.services.triage import triage_messages
 from reports.rollups import rebuild as rebuild_report_rollups
@@ -280,11 +280,62 @@ def load_demo(*, customers: int = 200, conversations: int = 380) -> DemoSummary:
         )
         for slug, name, kind, network, queue in DEMO_CHANNELS
     ]
+    _make_setup(queues)
     people = _make_customers(rng, customers, now)
     identities = _make_identities(rng, people)
     made = _make_conversations(rng, conversations, channels, identities, now)
     transaction.on_commit(rebuild_report_rollups)  # the demo's history, as the reports count it
     return DemoSummary(True, len(people), made[0], made[1])
+
+
+DEMO_LABELS = (
+    ("outage", "#dc2626"),
+    ("refund", "#d97706"),
+    ("billing", "#2563eb"),
+    ("vip", "#7c3aed"),
+    ("press", "#0f766e"),
+    ("churn-risk", "#be123c"),
+)
+DEMO_CANNED = (  # shortcut, title, queue (None: every queue), body
+    ("thanks", "Thank you", None,
+     "Thank you, {{ customer.first_name }}! We'll pass that on to the team. {{ agent.first_name }}"),
+    ("dm", "Ask for a private message", None,
+     "Hi {{ customer.first_name }}, sorry about this. Could you send us a private message with your account number, "
+     "so we can look into it? {{ agent.first_name }}"),
+    ("outage", "Known outage", "service",
+     "Hi {{ customer.first_name }}, there is a network fault in your area and our engineers are on it. "
+     "We expect service back within four hours and will post updates here. {{ agent.first_name }}"),
+    ("refund", "Refund on its way", "service",
+     "Hi {{ customer.first_name }}, I've issued the refund: it reaches your account in 3-5 working days. "
+     "Sorry for the trouble. {{ agent.first_name }}"),
+    ("pricing", "Business pricing", "sales",
+     "Hi {{ customer.first_name }}, thanks for thinking of us! A business adviser will call you today "
+     "with pricing for your lines. {{ agent.first_name }}"),
+    ("press", "Press office", "pr",
+     "Hello {{ customer.name }}, thank you for getting in touch. Our press office will reply today "
+     "at press@kestrel-mobile.example. {{ agent.first_name }}"),
+)  # fmt: skip
+
+
+def _make_setup(queues: dict) -> None:
+    """What the demo's managers set up: labels, canned replies, and macros that use them."""
+    labels = {name: Label.objects.get_or_create(name=name, defaults={"color": color})[0] for name, color in DEMO_LABELS}
+    canned = {}
+    for shortcut, title, queue, body in DEMO_CANNED:
+        canned[shortcut] = CannedReply.objects.get_or_create(
+            shortcut=shortcut, defaults={"title": title, "body": body, "queue": queues[queue] if queue else None}
+        )[0]
+    macros = (  # name, fields, labels added
+        ("Refund on its way", {"reply": canned["refund"].body, "set_status": Macro.SetStatus.PENDING,
+                               "queue": queues["service"]}, ["refund", "billing"]),
+        ("Known outage", {"reply": canned["outage"].body, "set_priority": Priority.HIGH, "queue": queues["service"]},
+         ["outage"]),
+        ("Thank and resolve", {"reply": canned["thanks"].body, "set_status": Macro.SetStatus.RESOLVED}, []),
+    )  # fmt: skip
+    for name, fields, added in macros:
+        macro, made = Macro.objects.get_or_create(name=name, defaults=fields)
+        if made:
+            macro.add_labels.set([labels[label] for label in added])
 
 
 def _make_customers(rng: random.Random, count: int, now) -> list[Customer]:

@@ -584,21 +584,86 @@ class CannedReply(models.Model):
         return self.title
 
     def filled_for(self, conversation: "Conversation", agent) -> str:
-        """The body for this customer and agent: {{ customer.first_name }}, {{ customer.name }},
-        {{ agent.first_name }} and {{ agent.name }} are filled in; anything else stays as written.
-
-        Plain substitution, never the template engine: a canned reply cannot reach other data."""
-        customer = conversation.customer
-        values = {
-            ("customer", "first_name"): customer.first_name or "there",
-            ("customer", "name"): customer.name or customer.first_name or "there",
-            ("agent", "first_name"): (agent.first_name or agent.get_username()) if agent else "",
-            ("agent", "name"): (agent.get_full_name() or agent.get_username()) if agent else "",
-        }
-        return _CANNED_VARIABLE.sub(lambda match: values[(match.group(1), match.group(2))], self.body)
+        """The body for this customer and agent (see fill_variables)."""
+        return fill_variables(self.body, conversation.customer, agent)
 
 
+# The variables a canned reply or a macro's reply may use, as the settings pages list them.
+VARIABLES = {
+    "{{ customer.first_name }}": "the customer's first name (or “there”)",
+    "{{ customer.name }}": "the customer's full name",
+    "{{ agent.first_name }}": "your first name",
+    "{{ agent.name }}": "your full name",
+}
 _CANNED_VARIABLE = re.compile(r"\{\{\s*(customer|agent)\.(first_name|name)\s*\}\}")
+
+
+def fill_variables(body: str, customer: Customer, agent) -> str:
+    """The body for this customer and agent: {{ customer.first_name }}, {{ customer.name }},
+    {{ agent.first_name }} and {{ agent.name }} are filled in; anything else stays as written.
+
+    Plain substitution, never the template engine: a canned reply cannot reach other data."""
+    values = {
+        ("customer", "first_name"): customer.first_name or "there",
+        ("customer", "name"): customer.name or customer.first_name or "there",
+        ("agent", "first_name"): (agent.first_name or agent.get_username()) if agent else "",
+        ("agent", "name"): (agent.get_full_name() or agent.get_username()) if agent else "",
+    }
+    return _CANNED_VARIABLE.sub(lambda match: values[(match.group(1), match.group(2))], body)
+
+
+class Macro(models.Model):
+    """A canned reply and the changes that go with it, applied to a conversation in one step:
+    "Refund on its way" replies, labels it refund, sets it pending."""
+
+    class SetStatus(models.TextChoices):
+        KEEP = "", "Leave as it is"
+        OPEN = "open", "Open"
+        PENDING = "pending", "Pending (waiting on customer)"
+        RESOLVED = "resolved", "Resolved"
+
+    name = models.CharField(max_length=100, unique=True)
+    reply = models.TextField(blank=True, help_text="Sent to the customer on their channel; empty for none.")
+    add_labels = models.ManyToManyField(Label, blank=True, related_name="+", help_text="Added; others stay.")
+    set_priority = models.PositiveSmallIntegerField(
+        choices=Priority.choices, null=True, blank=True, help_text="Empty: leave as it is."
+    )
+    set_status = models.CharField(max_length=16, choices=SetStatus.choices, blank=True)
+    move_to_queue = models.ForeignKey(
+        Queue, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="Empty: stay."
+    )
+    queue = models.ForeignKey(
+        Queue,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Offered only in this queue; empty for all.",
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def steps(self) -> list[str]:
+        """What applying it does, in the order it is done, as a person reads it."""
+        done = []
+        if self.reply:
+            done.append("reply")
+        labels = [label.name for label in self.add_labels.all()]
+        if labels:
+            done.append("label " + ", ".join(labels))
+        if self.set_priority is not None:
+            done.append(f"priority {Priority(self.set_priority).label.lower()}")
+        if self.move_to_queue_id:
+            done.append(f"move to {self.move_to_queue.name}")
+        if self.set_status:
+            done.append(f"mark {self.SetStatus(self.set_status).label.lower()}")
+        return done
 
 
 class Event(models.Model):

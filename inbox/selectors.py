@@ -23,6 +23,7 @@ from inbox.models import (
     CannedReply,
     Conversation,
     Label,
+    Macro,
     Message,
     Note,
     Status,
@@ -459,6 +460,9 @@ def conversation_pane(user, conversation: Conversation) -> dict:
             (canned, canned.filled_for(conversation, user))
             for canned in CannedReply.objects.filter(Q(queue__isnull=True) | Q(queue_id=conversation.queue_id))
         ],
+        "macros": Macro.objects.filter(Q(queue__isnull=True) | Q(queue_id=conversation.queue_id))
+        .select_related("move_to_queue")
+        .prefetch_related("add_labels"),
         "message_types": MessageType.choices,
         "sentiments": Sentiment.choices,
         "present": presence.others(conversation.pk, user),

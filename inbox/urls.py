@@ -14,6 +14,7 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/status", views.set_status, name="set-status"),
     path("conversations/<int:conversation_id>/notes", views.add_note, name="add-note"),
     path("conversations/<int:conversation_id>/reply", views.send_reply, name="reply"),
+    path("conversations/<int:conversation_id>/macro", views.apply_macro, name="apply-macro"),
     path("messages/<int:message_id>/retry", views.retry_reply, name="retry-reply"),
     path("conversations/<int:conversation_id>/priority", views.edit_priority_and_labels, name="edit-priority"),
     path("next", views.get_next, name="get-next"),

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from inbox.models import Conversation, Label
+from inbox.models import Conversation, Label, Macro
 from inbox.selectors import (
     LIST_FILTERS,
     SLA_FILTERS,
@@ -29,7 +29,7 @@ from inbox.selectors import (
     queue_summaries,
     queues_visible_to,
 )
-from inbox.services import conversations, replies
+from inbox.services import conversations, macros, replies
 from inbox.services.conversations import assign_conversation, change_status
 from inbox.services.triage import change_queue, correct_message
 from socialcrm.db import parse_id
@@ -291,6 +291,19 @@ def set_status(request, conversation_id: int):
             raise BadRequest("Say for how long to snooze.")
         snoozed_until = timezone.now() + timedelta(hours=hours)
     change_status(conversation=conversation, status=status, by=request.user, snoozed_until=snoozed_until)
+    return _render_pane(request, conversation.pk)
+
+
+@require_POST
+def apply_macro(request, conversation_id: int):
+    """Apply a macro: its reply, labels, priority, queue and status in one step."""
+    conversation = _acting_on(request, conversation_id, "inbox.change_conversation")
+    if not request.user.has_perm("inbox.add_message"):
+        raise PermissionDenied
+    macro = Macro.objects.filter(pk=parse_id(request.POST.get("macro", ""))).first()
+    if macro is None:
+        raise BadRequest("Choose one of the macros.")
+    macros.apply_macro(conversation=conversation, macro=macro, by=request.user)
     return _render_pane(request, conversation.pk)
 
 

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from inbox import api
+from inbox import api, setup
 from inbox.connectors import meta, x
 from reports import api as reports_api
 from socialcrm import views
@@ -36,6 +36,12 @@ urlpatterns = [
     path("webhooks/x/<slug:slug>", x.webhook, name="webhook-x"),
     path("accounts/sign-out-everywhere", views.sign_out_everywhere, name="sign-out-everywhere"),
     path("settings/preferences", preferences_page, name="preferences"),
+    path("settings/", setup.home, name="settings"),
+    path("settings/preview", setup.preview, name="settings-preview"),
+    path("settings/<slug:slug>/", setup.listing, name="settings-list"),
+    path("settings/<slug:slug>/new", setup.edit, name="settings-new"),
+    path("settings/<slug:slug>/<int:pk>/", setup.edit, name="settings-edit"),
+    path("settings/<slug:slug>/<int:pk>/delete", setup.delete, name="settings-delete"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

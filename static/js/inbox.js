@@ -80,7 +80,7 @@ document.addEventListener("keydown", (event) => {
   const target = document.querySelector(`[data-key="${CSS.escape(event.key)}"]`);
   if (!target) return;
   event.preventDefault();
-  if (target.tagName === "TEXTAREA") target.focus();
+  if (target.tagName === "TEXTAREA" || target.tagName === "SELECT") target.focus();
   else if (target.tagName === "INPUT") target.select();
   else target.click();
 });
@@ -230,7 +230,9 @@ function shownRow() {
 document.addEventListener("submit", (event) => {
   const form = event.target;
   if (!form.closest?.("#conversation-pane")) return;
-  const status = event.submitter?.name === "status" ? event.submitter.value : form.elements.namedItem("status")?.value;
+  const status = form.matches(".macro-form")
+    ? form.elements.namedItem("macro").selectedOptions[0]?.dataset.status // a macro that resolves moves on too
+    : event.submitter?.name === "status" ? event.submitter.value : form.elements.namedItem("status")?.value;
   movingOn = null;
   if (status !== "resolved" && status !== "snoozed") return;
   const all = Array.from(document.querySelectorAll("#conversation-list .row"));
@@ -254,4 +256,12 @@ document.addEventListener("htmx:afterSettle", (event) => {
     ? document.querySelector("#conversation-list .tabs .current") || document.getElementById("filter-q")
     : document.getElementById("conversation-title");
   fallback?.focus();
+});
+
+// A macro chosen from the keyboard (m, arrows) is applied with Enter, as its Apply button would.
+document.addEventListener("keydown", (event) => {
+  const select = event.target;
+  if (event.key !== "Enter" || !select.matches?.("select.macro") || !select.value) return;
+  event.preventDefault();
+  select.form.requestSubmit();
 });

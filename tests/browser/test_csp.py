@@ -52,9 +52,13 @@ def _pages(ids: dict) -> list[str]:
     for name, route in walk(get_resolver()):
         if not name or name.startswith(("admin:", "api-", "webhook-")) or "logout" in name or "(?P" in route:
             continue
+        if "<slug:" in route:  # the settings pages: each kind is added below
+            continue
         path = re.sub(r"<int:(\w+)>", lambda match: str(ids[match.group(1)]), route)
         if "<" not in path:
             pages.append("/" + path)
+    for kind in ("canned-replies", "labels", "macros"):
+        pages += [f"/settings/{kind}/", f"/settings/{kind}/new"]
     pages.append(reverse("admin:index"))
     for model, model_admin in admin.site._registry.items():
         info = model._meta.app_label, model._meta.model_name

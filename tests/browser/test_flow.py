@@ -2,7 +2,7 @@
 
 import pytest
 
-from inbox.models import Conversation, Note
+from inbox.models import Conversation, Label, Macro, Note
 from socialcrm.models import Preferences
 from tests.browser.conftest import wait_until
 from tests.browser.test_first_screen import sign_in
@@ -90,3 +90,25 @@ def test_taking_over_a_colleagues_conversation_asks_first(page, three_waiting):
     page.keyboard.press("a")  # the same button, from the keyboard: asks again
     page.get_by_role("button", name="Unassign me").wait_for()
     assert Conversation.objects.get(pk=first.pk).assignee.username == "sam"
+
+
+def test_a_macro_is_chosen_and_applied_from_the_keyboard(page, three_waiting):
+    _, (first, _, _) = three_waiting
+    macro = Macro.objects.create(
+        name="Refund on its way",
+        reply="Hi {{ customer.first_name }}, your refund is on its way.",
+        set_status="resolved",
+    )
+    macro.add_labels.set([Label.objects.create(name="refund")])
+    sign_in(page)
+    page.goto(f"/inbox/conversations/{first.pk}/?queue=service")
+
+    page.keyboard.press("m")
+    assert focused(page) == f"macro-{first.pk}"
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+
+    page.locator("#conversation-title").get_by_text("Fox Mulder").wait_for()  # it resolved, so the next opened
+    done = Conversation.objects.get(pk=first.pk)
+    assert done.status == "resolved" and list(done.labels.values_list("name", flat=True)) == ["refund"]
+    assert done.messages.get(direction="out").text == "Hi Dana, your refund is on its way."

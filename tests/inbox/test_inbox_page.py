@@ -178,8 +178,8 @@ def test_the_inbox_makes_a_bounded_number_of_queries(agent_client, django_assert
     with django_assert_max_num_queries(9):  # session, user, queues with counts, the list, the queue's members
         agent_client.get(INBOX)
     # A fixed number, however long the thread: session and user, access, the list, the thread with its
-    # triage, notes, the customer sidebar, queues, labels, canned replies and the queue's members.
-    with django_assert_max_num_queries(18):
+    # triage, notes, the customer sidebar, queues, labels, canned replies, macros and the queue's members.
+    with django_assert_max_num_queries(19):
         agent_client.get(conversation_url(conversation))
 
 

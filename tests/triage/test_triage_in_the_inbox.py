@@ -131,7 +131,7 @@ def triaged(agent_in_service_queue):
 
 
 def test_the_agent_sees_why_a_message_was_routed_escaped(agent_client, triaged, django_assert_max_num_queries):
-    with django_assert_max_num_queries(18):
+    with django_assert_max_num_queries(19):
         page = agent_client.get(f"/inbox/conversations/{triaged.pk}/").content.decode()
 
     decision = TriageDecision.objects.get()
