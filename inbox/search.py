@@ -197,9 +197,10 @@ def marked(body: str, words: list[str]) -> SafeString:
     if not spans:
         return escape(body[: BEFORE + AFTER])
     first = spans[0][0]
+    short = len(body) <= BEFORE + AFTER  # shown whole
     space = body.find(" ", first - BEFORE, first) if first > BEFORE else -1
-    start = 0 if first <= BEFORE else space + 1 if space >= 0 else first - BEFORE
-    end = len(body) if len(body) <= first + AFTER else max(body.rfind(" ", first, first + AFTER), spans[0][1])
+    start = 0 if short or first <= BEFORE else space + 1 if space >= 0 else first - BEFORE
+    end = len(body) if short or len(body) <= first + AFTER else max(body.rfind(" ", first, first + AFTER), spans[0][1])
     parts = ["…" if start else ""]
     at = start
     for low, high in spans:

@@ -180,6 +180,8 @@ def test_an_excerpt_is_cut_around_the_first_word_found():
     assert excerpt.startswith("…") and excerpt.endswith("…")
     assert "<mark>roaming</mark> bill from Lisbon" in excerpt and "<mark>roamed</mark>" in excerpt
     assert len(excerpt) < 260
+    short = "Third time I'm asking: where is my refund?"
+    assert search.marked(short, ["refund"]) == "Third time I&#x27;m asking: where is my <mark>refund</mark>?"  # whole
 
 
 @pytest.mark.parametrize(
