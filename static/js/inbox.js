@@ -225,7 +225,9 @@ document.addEventListener("submit", (event) => {
 // where it was, or lands on the conversation's title: never on the page itself.
 let movingOn = null;
 function shownRow() {
-  return document.querySelector("#conversation-list .row.selected") || document.querySelector("#conversation-list .row a[aria-current]")?.closest(".row");
+  // By the pane's conversation: a row redrawn live has lost its "selected" mark.
+  const shown = document.querySelector("#conversation-pane [data-conversation-id]")?.dataset.conversationId;
+  return shown ? document.getElementById(`conversation-${shown}`) : null;
 }
 document.addEventListener("submit", (event) => {
   const form = event.target;
@@ -238,7 +240,7 @@ document.addEventListener("submit", (event) => {
   const all = Array.from(document.querySelectorAll("#conversation-list .row"));
   const at = all.indexOf(shownRow());
   const next = at < 0 ? all[0] : all[at + 1] || all[at - 1];
-  movingOn = { next: next && next !== all[at] ? next.id : "" };
+  movingOn = { next: next && next !== shownRow() ? next.id : "" };
 });
 document.addEventListener("htmx:afterSettle", (event) => {
   if (event.detail.target.id === "conversation-pane" || event.detail.elt?.id === "conversation-pane") {
