@@ -148,11 +148,13 @@ def _containing_every_word(words: list[str]) -> Q:
 
 def excerpts(ids: list[int], text: str) -> dict[int, SafeString]:
     """For each of these conversations, the latest message (or else note) holding a searched word, cut
-    around the first one, with the words marked (<mark>) and everything else escaped. Two queries at most."""
+    around the first one, with the words marked (<mark>) and everything else escaped. Three queries at
+    most (one stems the words)."""
     words = words_of(text)
     if not ids or not words:
         return {}
     found: dict[int, str] = {}
+    any_word = _any_word(text)
     for texts in (
         Message.objects.order_by("conversation_id", "-posted_at", "-id"),
         Note.objects.order_by("conversation_id", "-created_at", "-id"),
@@ -160,29 +162,36 @@ def excerpts(ids: list[int], text: str) -> dict[int, SafeString]:
         missing = [pk for pk in ids if pk not in found]
         if not missing:
             break
-        for conversation_id, body in _holding(texts.filter(conversation_id__in=missing), text):
+        for conversation_id, body in _holding(texts.filter(conversation_id__in=missing), any_word):
             found.setdefault(conversation_id, body)
     return {pk: marked(body, words) for pk, body in found.items()}
 
 
-def _holding(texts, text: str):
-    """(conversation id, text) of the texts holding a searched word, each conversation's latest first."""
+def _any_word(text: str) -> SearchQuery | Q | None:
+    """What a message or note holding any searched word matches: a tsquery on PostgreSQL (one query
+    to stem the words), a LIKE per word elsewhere; None when nothing is searchable."""
     if connection.vendor == "postgresql":
+        per_term, _ = _stemmings(terms_of(text), [])
+        return _as_tsquery(" | ".join(form for forms in per_term for form in forms)) if per_term else None
+    any_word = Q()
+    for word in words_of(text):
+        any_word |= Q(text__icontains=word)
+    return any_word
+
+
+def _holding(texts, any_word: SearchQuery | Q | None):
+    """(conversation id, text) of the texts holding a searched word, each conversation's latest first."""
+    if any_word is None:
+        return []
+    if isinstance(any_word, SearchQuery):
         language = F("language") if texts.model is Message else Value("")
         in_words = Func(language, F("text"), function="socialcrm_search_words", output_field=SearchVectorField())
-        per_term, _ = _stemmings(terms_of(text), [])
-        if not per_term:
-            return []
-        any_word = _as_tsquery(" | ".join(form for forms in per_term for form in forms))
         return (
             texts.annotate(in_words=in_words)
             .filter(in_words=any_word)
             .distinct("conversation_id")
             .values_list("conversation_id", "text")
         )
-    any_word = Q()
-    for word in words_of(text):
-        any_word |= Q(text__icontains=word)
     return texts.filter(any_word).values_list("conversation_id", "text")
 
 

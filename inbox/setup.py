@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import ProtectedError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -24,7 +23,7 @@ class CannedReplyForm(forms.ModelForm):
     class Meta:
         model = CannedReply
         fields = ["title", "shortcut", "body", "queue"]
-        widgets = {"body": forms.Textarea(attrs={"rows": 6, "data-preview": "true"})}
+        widgets = {"body": forms.Textarea(attrs={"rows": 6})}
         help_texts = {"shortcut": "Typed as /shortcut then Tab in the reply box: letters, digits, - and _."}
 
     def __init__(self, *args, **kwargs):
@@ -51,7 +50,7 @@ class MacroForm(forms.ModelForm):
         model = Macro
         fields = ["name", "reply", "add_labels", "set_priority", "set_status", "move_to_queue", "queue"]
         widgets = {
-            "reply": forms.Textarea(attrs={"rows": 5, "data-preview": "true"}),
+            "reply": forms.Textarea(attrs={"rows": 5}),
             "add_labels": forms.CheckboxSelectMultiple,
         }
         labels = {"set_priority": "Priority", "set_status": "Status", "move_to_queue": "Move to queue"}
@@ -154,12 +153,8 @@ def delete(request, slug: str, pk: int):
     kind = _kind(request, slug)
     item = get_object_or_404(kind.model, pk=pk)
     name = str(item)
-    try:
-        item.delete()
-    except ProtectedError:
-        messages.error(request, f"The {kind.one} “{name}” is still in use, so it stays.")
-    else:
-        messages.success(request, f"Deleted the {kind.one} “{name}”.")
+    item.delete()  # nothing protects one: a deleted label comes off its conversations, a queue's macro goes
+    messages.success(request, f"Deleted the {kind.one} “{name}”.")
     return redirect("settings-list", slug=kind.slug)
 
 
